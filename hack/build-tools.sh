@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Builds kube-apiserver, etcd and helm from Go modules, once, and caches them outside the repo
+# (keyed by version). The machines cannot download release binaries; the Go module proxy works.
+# Usage: hack/build-tools.sh [kube-apiserver|etcd|helm ...]   (default: all three)
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+need go "install Go 1.26 or newer"
+export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
+
+mkdir -p "$TOOLS_BIN"
+
+# build_once NAME VERSION FUNCTION: skips the build when the versioned binary is cached.
+build_once() {
+  local name=$1 version=$2 fn=$3
+  local out="$TOOLS_BIN/$name-$version"
+  if [[ -x "$out" ]]; then
+    log "$name $version: cached at $out (reusing, no build)"
+  else
+    local work
+    work=$(mktemp -d "${TMPDIR:-/tmp}/igz-build-$name.XXXXXX")
+    log "$name $version: building from Go modules in $work (first run only; this can take a while)"
+    local start=$SECONDS
+    if ! ( cd "$work" && "$fn" "$version" "$out.tmp" ) >"$work/build.log" 2>&1; then
+      tail -n 40 "$work/build.log" >&2
+      die "$name $version build failed; full log: $work/build.log"
+    fi
+    mv "$out.tmp" "$out"
+    rm -rf "$work"
+    log "$name $version: built in $((SECONDS - start))s -> $out"
+  fi
+  ln -sfn "$name-$version" "$TOOLS_BIN/$name"
+}
+
+build_kube_apiserver() {
+  local version=$1 out=$2 staging=${1/v1./v0.}
+  go mod init igz-build/kube-apiserver
+  go mod download -json "k8s.io/kubernetes@$version" >/dev/null
+  local gomod
+  gomod="$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v/$version.mod"
+  # k8s.io/kubernetes replaces its staging modules with local paths; pin each to its release.
+  local replaces
+  replaces=$(sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$gomod")
+  [[ -n "$replaces" ]] || { echo "no staging replaces found in $gomod"; return 1; }
+  for m in $replaces; do go mod edit -replace "$m=$m@$staging"; done
+  go mod edit -require "k8s.io/kubernetes@$version"
+  printf '//go:build tools\npackage tools\nimport _ "k8s.io/kubernetes/cmd/kube-apiserver"\n' > tools.go
+  go mod tidy
+  local minor=${version#v1.}; minor=${minor%%.*}
+  local ld="" pkg
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  go build -p 1 -trimpath -ldflags "-s -w$ld" -o "$out" k8s.io/kubernetes/cmd/kube-apiserver
+}
+
+build_etcd() {
+  local version=$1 out=$2
+  go mod init igz-build/etcd
+  go mod edit -require "go.etcd.io/etcd/server/v3@$version"
+  printf '//go:build tools\npackage tools\nimport _ "go.etcd.io/etcd/server/v3"\n' > tools.go
+  go mod tidy
+  go build -trimpath -ldflags "-s -w" -o "$out" go.etcd.io/etcd/server/v3
+}
+
+build_helm() {
+  local version=$1 out=$2
+  GOBIN="$PWD/bin" go install -trimpath \
+    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$version" \
+    "helm.sh/helm/v3/cmd/helm@$version"
+  mv bin/helm "$out"
+}
+
+targets=("$@")
+[[ ${#targets[@]} -gt 0 ]] || targets=(etcd helm kube-apiserver)
+for t in "${targets[@]}"; do
+  case $t in
+    kube-apiserver) build_once kube-apiserver "$KUBE_VERSION" build_kube_apiserver ;;
+    etcd) build_once etcd "$ETCD_VERSION" build_etcd ;;
+    helm) build_once helm "$HELM_VERSION" build_helm ;;
+    *) die "unknown tool '$t' (expected kube-apiserver, etcd or helm)" ;;
+  esac
+done

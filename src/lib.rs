@@ -1,0 +1,11 @@
+//! igz-operator: reconciles `Group` resources against the Iguazio management API.
+//!
+//! Layout: `crd` (the Group resource), `plan` (pure decisions), `mgmt` (the management API
+//! client), `controller` (observe -> plan -> execute -> status), `emulator` (the management API
+//! emulator behind the `igz-emulator` binary).
+
+pub mod controller;
+pub mod crd;
+pub mod emulator;
+pub mod mgmt;
+pub mod plan;
