@@ -4,8 +4,11 @@
 //! client), `controller` (observe -> plan -> execute -> status), `emulator` (the management API
 //! emulator behind the `igz-emulator` binary).
 
+pub mod cli;
 pub mod controller;
 pub mod crd;
 pub mod emulator;
+pub mod http;
 pub mod mgmt;
 pub mod plan;
+pub mod telemetry;

@@ -1,0 +1,40 @@
+# igz-operator: every target a user or CI needs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+CARGO ?= cargo
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+.PHONY: test
+test: ## Run every check and test: fmt, clippy, unit, integration (real control plane + emulator), SDK conformance
+	hack/test.sh
+
+.PHONY: demo
+demo: ## Run the operator end to end on built-in defaults (local control plane + emulator)
+	hack/demo.sh
+
+.PHONY: tools
+tools: ## Build (once) and cache kube-apiserver, etcd and helm from Go modules
+	hack/build-tools.sh
+
+.PHONY: envtest-up
+envtest-up: ## Start etcd + kube-apiserver on loopback; prints the KUBECONFIG export
+	@hack/envtest-up.sh
+
+.PHONY: envtest-down
+envtest-down: ## Stop the control plane started by envtest-up and remove its state
+	@hack/envtest-down.sh
+
+.PHONY: crds
+crds: ## Regenerate crds/ (and the chart's copy) from the Rust types
+	hack/gen-crds.sh
+
+.PHONY: bench
+bench: ## Run the benchmarks; each prints ratios against a baseline measured in the same run
+	hack/bench.sh
+
+.PHONY: fmt
+fmt: ## Format the code
+	$(CARGO) fmt --all
