@@ -6,7 +6,9 @@ mod types;
 
 pub use types::*;
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSONSchemaProps, JSONSchemaPropsOrArray,
+};
 use kube::CustomResourceExt;
 
 /// Finalizer that keeps a Group until its platform group has been cleaned up.
@@ -22,7 +24,46 @@ pub const CRD_PATH: &str = "crds/groups.igz-operator.io.yaml";
 
 /// The Group CustomResourceDefinition, as generated from the Rust types.
 pub fn crd() -> CustomResourceDefinition {
-    Group::crd()
+    let mut crd = Group::crd();
+    for version in &mut crd.spec.versions {
+        if let Some(schema) = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        {
+            unwrap_descriptions(schema);
+        }
+    }
+    crd
+}
+
+/// Doc comments arrive hard-wrapped at source width; `kubectl explain` re-wraps text itself, so
+/// the source line breaks would show as ragged lines. Paragraph breaks (blank lines) stay.
+fn unwrap_descriptions(schema: &mut JSONSchemaProps) {
+    if let Some(description) = &mut schema.description {
+        *description = description
+            .split("\n\n")
+            .map(|paragraph| {
+                paragraph
+                    .split('\n')
+                    .map(str::trim)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect::<Vec<_>>()
+            .join("\n\n");
+    }
+    let children = schema
+        .properties
+        .iter_mut()
+        .flat_map(|props| props.values_mut());
+    let items = match &mut schema.items {
+        Some(JSONSchemaPropsOrArray::Schema(item)) => Some(item.as_mut()),
+        _ => None,
+    };
+    for child in children.chain(items) {
+        unwrap_descriptions(child);
+    }
 }
 
 /// The CRD as the YAML document committed under `crds/` (what `igz-operator crd` prints).

@@ -70,6 +70,11 @@ fn every_schema_property_has_a_description() {
                 {
                     missing.push(here.clone());
                 }
+                // Source line wraps are removed so `kubectl explain` can wrap the text itself.
+                let description = prop["description"].as_str().unwrap_or_default();
+                if description.replace("\n\n", "").contains('\n') {
+                    missing.push(format!("{here} (hard-wrapped)"));
+                }
                 walk(&here, prop, missing);
             }
         }

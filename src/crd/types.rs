@@ -47,7 +47,7 @@ pub const GID_MAX: i64 = 2_147_483_647;
         "has(self.spec.groupName) || size(self.metadata.name) <= 63"
     ).message(
         "metadata.name is longer than 63 characters, too long for a platform group name: set spec.groupName"
-    ),
+    ).field_path(".spec.groupName"),
     validation = ::kube::core::Rule::new(
         "(has(self.spec.groupName) ? self.spec.groupName : self.metadata.name) == (has(oldSelf.spec.groupName) ? oldSelf.spec.groupName : oldSelf.metadata.name)"
     ).message(
