@@ -1,1 +1,144 @@
-//! (to be written)
+//! The `Group` custom resource (`groups.igz-operator.io/v1alpha1`): its Rust types, the generated
+//! CustomResourceDefinition, and the names other modules share (finalizer, annotation, condition
+//! types and reasons).
+
+mod types;
+
+pub use types::*;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSONSchemaProps, JSONSchemaPropsOrArray,
+};
+use kube::CustomResourceExt;
+
+/// Finalizer that keeps a Group until its platform group has been cleaned up.
+pub const FINALIZER: &str = "igz-operator.io/cleanup";
+
+/// Annotation recorded before the first create request. If the answer to that request is lost,
+/// a platform group with the resource's name is adopted only while this record exists, so a lost
+/// answer yields neither a duplicate nor a false AlreadyExists.
+pub const CREATE_PENDING_ANNOTATION: &str = "igz-operator.io/external-create-pending";
+
+/// Path of the committed CRD, relative to the repository root.
+pub const CRD_PATH: &str = "crds/groups.igz-operator.io.yaml";
+
+/// The Group CustomResourceDefinition, as generated from the Rust types.
+pub fn crd() -> CustomResourceDefinition {
+    let mut crd = Group::crd();
+    for version in &mut crd.spec.versions {
+        if let Some(schema) = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        {
+            unwrap_descriptions(schema);
+        }
+    }
+    crd
+}
+
+/// Doc comments arrive hard-wrapped at source width; `kubectl explain` re-wraps text itself, so
+/// the source line breaks would show as ragged lines. Paragraph breaks (blank lines) stay.
+fn unwrap_descriptions(schema: &mut JSONSchemaProps) {
+    if let Some(description) = &mut schema.description {
+        *description = description
+            .split("\n\n")
+            .map(|paragraph| {
+                paragraph
+                    .split('\n')
+                    .map(str::trim)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect::<Vec<_>>()
+            .join("\n\n");
+    }
+    let children = schema
+        .properties
+        .iter_mut()
+        .flat_map(|props| props.values_mut());
+    let items = match &mut schema.items {
+        Some(JSONSchemaPropsOrArray::Schema(item)) => Some(item.as_mut()),
+        _ => None,
+    };
+    for child in children.chain(items) {
+        unwrap_descriptions(child);
+    }
+}
+
+/// The CRD as the YAML document committed under `crds/` (what `igz-operator crd` prints).
+pub fn crd_yaml() -> String {
+    // Serializing a CRD built from our own types cannot fail: it holds only strings, numbers,
+    // maps and lists.
+    let body =
+        serde_yaml::to_string(&crd()).expect("a CustomResourceDefinition serializes to YAML");
+    format!("# Generated from src/crd by `make crds`; do not edit by hand.\n{body}")
+}
+
+/// Condition types the operator maintains in `status.conditions`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConditionType {
+    /// The platform group matches the spec (`kubectl wait --for=condition=Ready`).
+    Ready,
+    /// The last reconcile reached the platform and applied everything it could.
+    Synced,
+}
+
+impl ConditionType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConditionType::Ready => "Ready",
+            ConditionType::Synced => "Synced",
+        }
+    }
+}
+
+/// Generates the condition reason vocabulary from one table, so the names, their documentation
+/// (for the README) and `ALL` cannot disagree.
+macro_rules! reasons {
+    ($($variant:ident => $doc:literal),+ $(,)?) => {
+        /// The fixed vocabulary of condition reasons (a public contract: documented in the README).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Reason {
+            $(#[doc = $doc] $variant,)+
+        }
+
+        impl Reason {
+            /// Every reason, in documentation order.
+            pub const ALL: &'static [Reason] = &[$(Reason::$variant),+];
+
+            /// The reason as written in a condition.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Reason::$variant => stringify!($variant),)+
+                }
+            }
+
+            /// One sentence explaining the reason, for the README and `--help` texts.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(Reason::$variant => $doc,)+
+                }
+            }
+        }
+    };
+}
+
+reasons! {
+    Available => "The platform group exists and matches the spec.",
+    Creating => "The platform group is being created.",
+    Updating => "The platform group is being brought in line with the spec.",
+    Deleting => "The resource is being deleted; the platform group is being cleaned up.",
+    UserNotFound => "Some users in spec.members do not exist on the platform (see status.missingUsers); they are added once they appear.",
+    ProjectNotFound => "Some projects in spec.projectRoles do not exist on the platform (see status.projectRoles); their roles are applied once they appear.",
+    AlreadyExists => "A platform group with this name exists and was not created by this resource; set spec.adoptExisting: true to manage it.",
+    NameConflict => "Another Group resource already manages the platform group with this name; this resource leaves it untouched.",
+    CredentialsInvalid => "The management API rejected the operator's access key; fix the operator's credentials.",
+    PermissionDenied => "The operator's platform user is not allowed to perform this change; grant it the needed tenant-management role.",
+    ApiUnavailable => "The management API could not be reached or answered with a server error; the operator retries with backoff.",
+    ReconcileError => "An unexpected error occurred; the message says what failed and the operator retries with backoff.",
+    ReconcileSuccess => "The last reconcile applied everything it could to the platform.",
+}
+
+#[cfg(test)]
+mod tests;

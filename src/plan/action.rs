@@ -1,0 +1,153 @@
+//! The planner's vocabulary: platform changes and reasons not to make any.
+
+use crate::crd::{ProjectRole, Reason};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// One platform change. The executor may batch them (for example all member changes and the
+/// attribute update of a group into one PUT) but must apply them in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Create the group with its attributes and initial members in one request.
+    CreateGroup {
+        name: String,
+        description: Option<String>,
+        /// `None`: the platform assigns one.
+        gid: Option<i64>,
+        /// Sent even when empty, so the platform applies no default policies.
+        assigned_policies: BTreeSet<String>,
+        /// Username -> user id.
+        members: BTreeMap<String, String>,
+    },
+    /// Record an existing group's id in status (adoptExisting, or recovery of a lost create).
+    AdoptGroup {
+        id: String,
+        name: String,
+    },
+    /// Change the group's attributes; only the fields that differ are set.
+    UpdateGroup(GroupUpdate),
+    AddMember {
+        username: String,
+        user_id: String,
+    },
+    /// `username` is the user id when the platform's user directory does not know the member.
+    RemoveMember {
+        username: String,
+        user_id: String,
+    },
+    /// Give the group `role` in `project` (and take it out of the project's other roles).
+    SetProjectRole {
+        project: String,
+        role: ProjectRole,
+    },
+    /// Take the group out of every role of `project`.
+    RemoveProjectRole {
+        project: String,
+    },
+    /// Delete the group (cleanup only).
+    DeleteGroup {
+        id: String,
+        name: String,
+    },
+}
+
+/// Attribute changes for an existing group; `None` fields stay as they are.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupUpdate {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub gid: Option<i64>,
+    pub assigned_policies: Option<BTreeSet<String>>,
+}
+
+/// Past-tense sentences, ready for an Event once the action succeeded.
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::CreateGroup { name, members, .. } => write!(
+                f,
+                "Created platform group \"{name}\" with {} member(s)",
+                members.len()
+            ),
+            Action::AdoptGroup { id, name } => {
+                write!(f, "Adopted existing platform group \"{name}\" (id {id})")
+            }
+            Action::UpdateGroup(update) => {
+                write!(f, "Updated group attributes: {}", update.changed_fields())
+            }
+            Action::AddMember { username, .. } => write!(f, "Added member {username}"),
+            Action::RemoveMember { username, .. } => write!(f, "Removed member {username}"),
+            Action::SetProjectRole { project, role } => {
+                write!(f, "Set role {} in project {project}", role.as_str())
+            }
+            Action::RemoveProjectRole { project } => {
+                write!(f, "Removed the group's role in project {project}")
+            }
+            Action::DeleteGroup { id, name } => {
+                write!(f, "Deleted platform group \"{name}\" (id {id})")
+            }
+        }
+    }
+}
+
+impl GroupUpdate {
+    pub fn is_empty(&self) -> bool {
+        *self == GroupUpdate::default()
+    }
+
+    /// The names of the fields this update sets, e.g. "description, assigned_policies".
+    pub fn changed_fields(&self) -> String {
+        let fields = [
+            ("name", self.name.is_some()),
+            ("description", self.description.is_some()),
+            ("gid", self.gid.is_some()),
+            ("assigned_policies", self.assigned_policies.is_some()),
+        ];
+        let set: Vec<&str> = fields
+            .iter()
+            .filter(|(_, changed)| *changed)
+            .map(|(field, _)| *field)
+            .collect();
+        set.join(", ")
+    }
+}
+
+/// Why a resource must leave the platform untouched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Blocked {
+    /// A platform group with the name exists and this resource neither created it nor may adopt it.
+    AlreadyExists { name: String, id: String },
+    /// Another Group resource (`owner`, "namespace/name") holds the name.
+    NameConflict { name: String, owner: String },
+}
+
+impl Blocked {
+    pub fn reason(&self) -> Reason {
+        match self {
+            Blocked::AlreadyExists { .. } => Reason::AlreadyExists,
+            Blocked::NameConflict { .. } => Reason::NameConflict,
+        }
+    }
+
+    /// A message a platform admin can act on.
+    pub fn message(&self) -> String {
+        match self {
+            Blocked::AlreadyExists { name, id } => format!(
+                "A platform group named \"{name}\" (id {id}) already exists and was not created by \
+                 this resource, so it is left untouched. Set spec.adoptExisting: true to manage it, \
+                 or choose another spec.groupName."
+            ),
+            Blocked::NameConflict { name, owner } => format!(
+                "Group resource {owner} already manages the platform group \"{name}\", so this \
+                 resource leaves it untouched (deleting this resource will not affect it). Choose \
+                 another spec.groupName, or delete one of the two resources."
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Blocked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
