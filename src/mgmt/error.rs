@@ -160,9 +160,11 @@ fn classify_status(status: u16) -> (ErrorKind, Retry) {
         408 => (ErrorKind::Timeout, Retry::IfIdempotent),
         // 429 means the request was turned away before it was processed.
         429 => (ErrorKind::Unavailable, Retry::Always),
-        // A gateway error may hide a request the backend did process.
-        502 | 503 => (ErrorKind::Unavailable, Retry::IfIdempotent),
+        // A server or gateway error may hide a request the backend did process: repeat only
+        // what is harmless to repeat. (The platform answers transient overload with 500 too.)
+        500 | 502 | 503 => (ErrorKind::Unavailable, Retry::IfIdempotent),
         504 => (ErrorKind::Timeout, Retry::IfIdempotent),
+        // 501 Not Implemented, 505 ...: asking again changes nothing.
         500..=599 => (ErrorKind::Unavailable, Retry::Never),
         _ => (ErrorKind::Invalid, Retry::Never),
     }
@@ -232,7 +234,8 @@ mod tests {
             (409, ErrorKind::Conflict, false, false),
             (422, ErrorKind::Invalid, false, false),
             (429, ErrorKind::Unavailable, true, true),
-            (500, ErrorKind::Unavailable, false, false),
+            (500, ErrorKind::Unavailable, true, false),
+            (501, ErrorKind::Unavailable, false, false),
             (502, ErrorKind::Unavailable, true, false),
             (503, ErrorKind::Unavailable, true, false),
             (504, ErrorKind::Timeout, true, false),
