@@ -1,0 +1,189 @@
+//! Users: lookups for name -> id resolution, and group membership changes through the route
+//! the vendor SDK uses (PUT on the user with its full `user_groups` list).
+
+use futures::{StreamExt as _, TryStreamExt as _};
+use serde_json::{Map, Value};
+
+use super::client::{FALLBACK_CONCURRENCY, MgmtClient, Notice};
+use super::error::{ErrorKind, MgmtError};
+use super::jsonapi::{Document, Outgoing, Resource};
+use super::model::{User, UserAttributes};
+use super::routes;
+use super::transport::Request;
+
+impl MgmtClient {
+    /// The user with exactly this username, with its group ids.
+    pub async fn find_user(&self, username: &str) -> Result<Option<User>, MgmtError> {
+        let req = Request::get(routes::USERS, &[])
+            .query("filter[username]", username)
+            .query("include", "user_groups");
+        let doc: Document<Vec<Resource<UserAttributes>>> = self.fetch(req).await?;
+        let Some(found) = doc
+            .data
+            .into_iter()
+            .find(|u| u.attributes.username == username)
+        else {
+            return Ok(None);
+        };
+        let id = found.id.clone();
+        match User::from_resource(found) {
+            Some(user) => Ok(Some(user)),
+            None => self.get_user(&id).await,
+        }
+    }
+
+    /// Every user with its group ids, page by page (for bulk username -> id resolution).
+    pub async fn list_users(&self) -> Result<Vec<User>, MgmtError> {
+        let listing = self
+            .list_all::<UserAttributes>(
+                routes::USERS,
+                &[("include", "user_groups"), ("sort", "username")],
+            )
+            .await?;
+        let mut complete = Vec::with_capacity(listing.items.len());
+        let mut incomplete = Vec::new();
+        for item in listing.items {
+            let id = item.id.clone();
+            match User::from_resource(item) {
+                Some(user) => complete.push(user),
+                None => incomplete.push(id),
+            }
+        }
+        if !incomplete.is_empty() {
+            self.notice_once(Notice::UserListWithoutGroups);
+            let fetched: Vec<Option<User>> = futures::stream::iter(incomplete)
+                .map(|id| async move { self.get_user(&id).await })
+                .buffered(FALLBACK_CONCURRENCY)
+                .try_collect()
+                .await?;
+            complete.extend(fetched.into_iter().flatten());
+        }
+        Ok(complete)
+    }
+
+    async fn get_user(&self, id: &str) -> Result<Option<User>, MgmtError> {
+        match self.get_user_raw(id).await {
+            Ok(raw) => {
+                let groups = raw.related_ids("user_groups").unwrap_or_default();
+                let username = raw
+                    .attributes
+                    .get("username")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                Ok(Some(User {
+                    id: raw.id,
+                    username,
+                    group_ids: groups,
+                }))
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The user resource with its attributes kept as sent, to echo them back on update.
+    async fn get_user_raw(&self, id: &str) -> Result<Resource<Map<String, Value>>, MgmtError> {
+        let req = Request::get(routes::USER, &[id]).query("include", "user_groups");
+        let doc: Document<Resource<Map<String, Value>>> = self.fetch(req).await?;
+        Ok(doc.data)
+    }
+
+    /// Adds the user to the group (no request beyond the read when it is already a member).
+    pub async fn add_user_to_group(&self, user_id: &str, group_id: &str) -> Result<(), MgmtError> {
+        self.change_user_groups(user_id, group_id, true).await
+    }
+
+    /// Removes the user from the group (no request beyond the read when it is not a member).
+    pub async fn remove_user_from_group(
+        &self,
+        user_id: &str,
+        group_id: &str,
+    ) -> Result<(), MgmtError> {
+        self.change_user_groups(user_id, group_id, false).await
+    }
+
+    /// Read-modify-write of one user's group list, serialized per user in this process so two
+    /// reconciles changing the same user never undo each other.
+    async fn change_user_groups(
+        &self,
+        user_id: &str,
+        group_id: &str,
+        member: bool,
+    ) -> Result<(), MgmtError> {
+        let _guard = self.inner.user_locks.lock(user_id).await;
+        let user = self.get_user_raw(user_id).await?;
+        let current = user.related_ids("user_groups").unwrap_or_default();
+        let Some(groups) = with_membership(current, group_id, member) else {
+            return Ok(());
+        };
+        // Echo the attributes as read (as the SDK does), minus nulls the server never takes.
+        let attributes: Map<String, Value> = user
+            .attributes
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .collect();
+        let body =
+            Outgoing::new("user", attributes).with_many("user_groups", "user_group", &groups);
+        self.send(Request::put(routes::USER, &[user_id]).json(&body))
+            .await?;
+        Ok(())
+    }
+
+    /// Replaces a group's members with one group-side PUT. Only when enabled in the settings:
+    /// the user-side route is the one proven on real systems.
+    pub async fn set_group_members(
+        &self,
+        group_id: &str,
+        user_ids: &[String],
+    ) -> Result<(), MgmtError> {
+        if !self.inner.group_side_membership {
+            return Err(MgmtError::new(
+                ErrorKind::Invalid,
+                "PUT /api/user_groups/{id}",
+                "group-side membership writes are disabled in the settings",
+            ));
+        }
+        let body = Outgoing::new("user_group", Map::new()).with_many("users", "user", user_ids);
+        self.send(Request::put(routes::GROUP, &[group_id]).json(&body))
+            .await?;
+        Ok(())
+    }
+}
+
+/// The new group list when it must change, `None` when the user is already as wanted.
+fn with_membership(mut groups: Vec<String>, group_id: &str, member: bool) -> Option<Vec<String>> {
+    let present = groups.iter().any(|g| g == group_id);
+    if present == member {
+        return None;
+    }
+    if member {
+        groups.push(group_id.to_owned());
+    } else {
+        groups.retain(|g| g != group_id);
+    }
+    Some(groups)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn membership_changes_keep_other_groups() {
+        assert_eq!(
+            with_membership(ids(&["all", "a"]), "b", true),
+            Some(ids(&["all", "a", "b"]))
+        );
+        assert_eq!(
+            with_membership(ids(&["all", "a", "b"]), "a", false),
+            Some(ids(&["all", "b"]))
+        );
+        assert_eq!(with_membership(ids(&["all", "a"]), "a", true), None);
+        assert_eq!(with_membership(ids(&["all"]), "a", false), None);
+    }
+}
