@@ -11,4 +11,5 @@ pub mod emulator;
 pub mod http;
 pub mod mgmt;
 pub mod plan;
+pub mod run;
 pub mod telemetry;

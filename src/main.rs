@@ -1,16 +1,33 @@
+use std::process::ExitCode;
+
 use clap::Parser;
 use igz_operator::cli::{Cli, Command};
 
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Crd => {
-            eprintln!("igz-operator crd: the Group CRD is not implemented yet (issue 5)");
-            std::process::ExitCode::FAILURE
+            print!("{}", igz_operator::crd::crd_yaml());
+            ExitCode::SUCCESS
         }
-        Command::Run(_) => {
-            eprintln!("igz-operator run: the controller is not implemented yet (issue 5)");
-            std::process::ExitCode::FAILURE
+        Command::Run(args) => {
+            // One crypto provider for the whole process (kube and reqwest both use rustls).
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            igz_operator::telemetry::init(args.log_format);
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("igz-operator: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(igz_operator::run::run(*args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("igz-operator: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
         }
     }
 }

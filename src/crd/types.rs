@@ -293,7 +293,8 @@ pub struct ProjectRoleStatus {
     /// Role requested in the spec.
     pub role: ProjectRole,
     /// Applied: the group holds this role in the project. ProjectNotFound: the project does not
-    /// exist (yet); the role is applied once it appears.
+    /// exist (yet); the role is applied once it appears. Pending: not applied yet (see the Ready
+    /// condition for why).
     pub state: ProjectRoleState,
 }
 
@@ -302,6 +303,7 @@ pub struct ProjectRoleStatus {
 pub enum ProjectRoleState {
     Applied,
     ProjectNotFound,
+    Pending,
 }
 
 impl Group {

@@ -29,6 +29,9 @@ pub struct NewGroup {
 /// Attribute changes; `None` leaves the attribute as it is. Membership is not touched.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct GroupPatch {
+    /// Renames the group (used to revert a rename made outside Kubernetes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,113 @@
+//! What every reconcile shares: clients, the platform picture, the Group caches, Events, metrics,
+//! per-object error backoff and timing settings.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
+use kube::Client;
+use kube::runtime::reflector::{ObjectRef, Store};
+use rand::Rng;
+
+use super::events::Events;
+use super::metrics::ReconcileMetrics;
+use super::rivals;
+use super::snapshot::Snapshot;
+use crate::crd::Group;
+use crate::mgmt::MgmtClient;
+
+/// Timing of requeues.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    /// Re-check a converged Group this often (plus up to 10% jitter) to revert drift.
+    pub resync_interval: Duration,
+    /// Re-check a Group with missing users or projects this often, to pick them up once created.
+    pub missing_retry: Duration,
+    /// Re-check a Group blocked by AlreadyExists/NameConflict this often.
+    pub blocked_retry: Duration,
+    /// Error backoff bounds (exponential with jitter, per Group).
+    pub error_backoff_min: Duration,
+    pub error_backoff_max: Duration,
+}
+
+impl Timing {
+    pub fn new(resync_interval: Duration) -> Self {
+        Self {
+            resync_interval,
+            missing_retry: resync_interval.min(Duration::from_secs(30)),
+            blocked_retry: resync_interval.min(Duration::from_secs(60)),
+            error_backoff_min: Duration::from_secs(1),
+            error_backoff_max: Duration::from_secs(300),
+        }
+    }
+
+    /// The resync delay with jitter, so a thousand Groups do not resync in the same second.
+    pub fn resync(&self) -> Duration {
+        let jitter = rand::rng().random_range(0.0..0.1);
+        self.resync_interval.mul_f64(1.0 + jitter)
+    }
+}
+
+pub struct Context {
+    pub kube: Client,
+    pub mgmt: MgmtClient,
+    pub snapshot: Snapshot,
+    /// Caches of every watched Group, to resolve name conflicts across resources.
+    pub stores: Vec<Store<Group>>,
+    pub events: Events,
+    pub metrics: ReconcileMetrics,
+    pub timing: Timing,
+    /// backon's ExponentialBackoff iterators, one per failing Group: the next error delay.
+    failures: Mutex<HashMap<ObjectRef<Group>, ExponentialBackoff>>,
+}
+
+impl Context {
+    pub fn new(
+        kube: Client,
+        mgmt: MgmtClient,
+        snapshot: Snapshot,
+        stores: Vec<Store<Group>>,
+        events: Events,
+        metrics: ReconcileMetrics,
+        timing: Timing,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            kube,
+            mgmt,
+            snapshot,
+            stores,
+            events,
+            metrics,
+            timing,
+            failures: Mutex::default(),
+        })
+    }
+
+    pub fn rival_owner(&self, group: &Group) -> Option<String> {
+        let all: Vec<Arc<Group>> = self.stores.iter().flat_map(|s| s.state()).collect();
+        rivals::rival_owner(group, all.iter().map(Arc::as_ref))
+    }
+
+    /// The delay before retrying a Group whose reconcile failed; grows with each failure.
+    pub fn next_error_delay(&self, group: &ObjectRef<Group>) -> Duration {
+        let mut failures = self.failures.lock().expect("backoff map lock");
+        let backoff = failures.entry(group.clone()).or_insert_with(|| {
+            ExponentialBuilder::default()
+                .with_jitter()
+                .with_min_delay(self.timing.error_backoff_min)
+                .with_max_delay(self.timing.error_backoff_max)
+                .without_max_times()
+                .build()
+        });
+        backoff.next().unwrap_or(self.timing.error_backoff_max)
+    }
+
+    /// A successful reconcile starts the Group's error backoff afresh.
+    pub fn reset_error_delay(&self, group: &ObjectRef<Group>) {
+        self.failures
+            .lock()
+            .expect("backoff map lock")
+            .remove(group);
+    }
+}

@@ -1,0 +1,120 @@
+//! Performs one planned action through the management client and records its effect in the
+//! shared platform picture. Every call is idempotent, so a retry after a failure is safe.
+
+use super::error::Error;
+use super::snapshot::{Snapshot, to_mgmt_role};
+use crate::mgmt::{GroupPatch, MgmtClient, NewGroup};
+use crate::plan::Action;
+
+/// Executes `action` on group `group_id` (unknown before the group is created). Returns the
+/// group's id when the action created or adopted it.
+pub async fn execute(
+    mgmt: &MgmtClient,
+    snapshot: &Snapshot,
+    group_id: Option<&str>,
+    action: &Action,
+) -> Result<Option<String>, Error> {
+    let failed = |e| Error::platform(doing(action), e);
+    let id = || group_id.unwrap_or_default().to_owned();
+    match action {
+        Action::CreateGroup {
+            name,
+            description,
+            gid,
+            assigned_policies,
+            members,
+        } => {
+            let new = NewGroup {
+                name: name.clone(),
+                description: description.clone(),
+                gid: *gid,
+                assigned_policies: assigned_policies.iter().cloned().collect(),
+                member_ids: members.values().cloned().collect(),
+            };
+            let created = mgmt.create_group(&new).await.map_err(failed)?;
+            let created_id = created.id.clone();
+            snapshot.record(|view| view.record_group(created)).await;
+            Ok(Some(created_id))
+        }
+        Action::AdoptGroup { id, .. } => Ok(Some(id.clone())),
+        Action::UpdateGroup(update) => {
+            let patch = GroupPatch {
+                name: update.name.clone(),
+                description: update.description.clone(),
+                gid: update.gid,
+                assigned_policies: update
+                    .assigned_policies
+                    .as_ref()
+                    .map(|p| p.iter().cloned().collect()),
+            };
+            let updated = mgmt.update_group(&id(), &patch).await.map_err(failed)?;
+            snapshot
+                .record(|view| view.record_attributes(&updated))
+                .await;
+            Ok(None)
+        }
+        Action::AddMember { user_id, .. } => {
+            let group_id = id();
+            mgmt.add_user_to_group(user_id, &group_id)
+                .await
+                .map_err(failed)?;
+            snapshot
+                .record(|view| view.record_membership(&group_id, user_id, true))
+                .await;
+            Ok(None)
+        }
+        Action::RemoveMember { user_id, .. } => {
+            let group_id = id();
+            mgmt.remove_user_from_group(user_id, &group_id)
+                .await
+                .map_err(failed)?;
+            snapshot
+                .record(|view| view.record_membership(&group_id, user_id, false))
+                .await;
+            Ok(None)
+        }
+        Action::SetProjectRole { project, role } => {
+            let group_id = id();
+            mgmt.set_group_project_role(project, &group_id, Some(to_mgmt_role(*role)))
+                .await
+                .map_err(failed)?;
+            snapshot
+                .record(|view| view.record_project_role(project, &group_id, Some(*role)))
+                .await;
+            Ok(None)
+        }
+        Action::RemoveProjectRole { project } => {
+            let group_id = id();
+            mgmt.set_group_project_role(project, &group_id, None)
+                .await
+                .map_err(failed)?;
+            snapshot
+                .record(|view| view.record_project_role(project, &group_id, None))
+                .await;
+            Ok(None)
+        }
+        Action::DeleteGroup { id, .. } => {
+            mgmt.delete_group(id).await.map_err(failed)?;
+            snapshot.record(|view| view.record_deleted(id)).await;
+            Ok(None)
+        }
+    }
+}
+
+/// What the action was about to do, for error messages ("could not ...").
+pub fn doing(action: &Action) -> String {
+    match action {
+        Action::CreateGroup { name, .. } => format!("create platform group \"{name}\""),
+        Action::AdoptGroup { name, .. } => format!("adopt platform group \"{name}\""),
+        Action::UpdateGroup(update) => format!("update the group's {}", update.changed_fields()),
+        Action::AddMember { username, .. } => format!("add member {username}"),
+        Action::RemoveMember { username, .. } => format!("remove member {username}"),
+        Action::SetProjectRole { project, role } => {
+            format!("give the group role {} in project {project}", role.as_str())
+        }
+        Action::RemoveProjectRole { project } => {
+            format!("remove the group's role in project {project}")
+        }
+        Action::DeleteGroup { name, .. } => format!("delete platform group \"{name}\""),
+    }
+}

@@ -1,0 +1,300 @@
+//! One reconcile of one Group: observe -> plan -> execute -> status, wrapped in the finalizer.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::finalizer::{self, Event as FinalizerEvent, finalizer};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, ResourceExt};
+
+use super::context::Context;
+use super::error::Error;
+use super::execute::execute;
+use super::observe::observe;
+use super::status::{self, Verdict};
+use crate::crd::{CREATE_PENDING_ANNOTATION, DeletionPolicy, FINALIZER, Group, Reason};
+use crate::plan::{self, Action, Desired, Observed, Plan};
+
+pub type ReconcileError = finalizer::Error<Error>;
+
+/// Entry point for the kube-runtime controller.
+pub async fn reconcile(group: Arc<Group>, ctx: Arc<Context>) -> Result<Requeue, ReconcileError> {
+    let started = Instant::now();
+    let api: Api<Group> = Api::namespaced(ctx.kube.clone(), &group.namespace().unwrap_or_default());
+    let result = finalizer(&api, FINALIZER, group.clone(), |event| async {
+        match event {
+            FinalizerEvent::Apply(group) => apply(&api, &group, &ctx).await,
+            FinalizerEvent::Cleanup(group) => cleanup(&api, &group, &ctx).await,
+        }
+    })
+    .await;
+    let seconds = started.elapsed().as_secs_f64();
+    match &result {
+        Ok(_) => {
+            ctx.reset_error_delay(&ObjectRef::from_obj(&*group));
+            ctx.metrics.observe("success", "None", seconds);
+        }
+        Err(finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e)) => {
+            ctx.metrics.observe("error", e.reason().as_str(), seconds)
+        }
+        Err(_) => ctx
+            .metrics
+            .observe("error", Reason::ReconcileError.as_str(), seconds),
+    }
+    result
+}
+
+/// Requeue with per-Group exponential backoff after a failure (never a hot loop).
+pub fn error_policy(group: Arc<Group>, error: &ReconcileError, ctx: Arc<Context>) -> Requeue {
+    let delay = ctx.next_error_delay(&ObjectRef::from_obj(&*group));
+    tracing::warn!(
+        group = %ObjectRef::from_obj(&*group),
+        error = %error,
+        retry_in_s = delay.as_secs_f64(),
+        "reconcile failed"
+    );
+    Requeue::requeue(delay)
+}
+
+async fn apply(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue, Error> {
+    let desired = Desired::from_group(group);
+    let (observed, plan) = match observe_and_plan(group, &desired, ctx).await {
+        Ok(found) => found,
+        Err(e) => return Err(report_failure(api, group, ctx, e, "").await),
+    };
+
+    if let Some(blocked) = &plan.blocked {
+        let verdict = Verdict::Blocked {
+            reason: blocked.reason(),
+            message: blocked.message(),
+        };
+        if ready_reason(group) != Some(blocked.reason().as_str()) {
+            ctx.events
+                .warning(group, blocked.reason().as_str(), blocked.message())
+                .await;
+        }
+        write_status(
+            api,
+            group,
+            status::build(group, &plan, None, &verdict, &now()),
+        )
+        .await?;
+        return Ok(Requeue::requeue(ctx.timing.blocked_retry));
+    }
+
+    let group_id = execute_plan(api, group, ctx, &observed, &plan).await?;
+
+    let platform = match &group_id {
+        Some(id) => ctx.snapshot.peek(|view| view.group(id)).await.flatten(),
+        None => None,
+    };
+    let verdict = status::partial(&plan).unwrap_or(Verdict::Available);
+    if let Verdict::Partial { reason, message } = &verdict
+        && ready_reason(group) != Some(reason.as_str())
+    {
+        ctx.events
+            .warning(group, reason.as_str(), message.clone())
+            .await;
+    }
+    let mut plan = plan;
+    plan.group_id = group_id;
+    write_status(
+        api,
+        group,
+        status::build(group, &plan, platform.as_ref(), &verdict, &now()),
+    )
+    .await?;
+    Ok(match verdict {
+        Verdict::Partial { .. } => Requeue::requeue(ctx.timing.missing_retry),
+        _ => Requeue::requeue(ctx.timing.resync()),
+    })
+}
+
+async fn observe_and_plan(
+    group: &Group,
+    desired: &Desired,
+    ctx: &Context,
+) -> Result<(Observed, Plan), Error> {
+    let rival = ctx.rival_owner(group);
+    let observed = ctx
+        .snapshot
+        .read(|view| observe(group, desired, view, rival))
+        .await
+        .map_err(|e| Error::platform("read the platform's groups, users and projects", e))?;
+    let plan = plan::plan(desired, &observed);
+    Ok((observed, plan))
+}
+
+/// Runs the plan's actions in order, with an Event for each. Returns the group's id.
+async fn execute_plan(
+    api: &Api<Group>,
+    group: &Group,
+    ctx: &Context,
+    observed: &Observed,
+    plan: &Plan,
+) -> Result<Option<String>, Error> {
+    let mut group_id = plan.group_id.clone().or(observed.status_group_id.clone());
+    if plan.actions.is_empty() {
+        return Ok(group_id);
+    }
+    let creating = plan
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::CreateGroup { .. }));
+    let progress = if creating {
+        Verdict::InProgress {
+            reason: Reason::Creating,
+            message: format!(
+                "Creating platform group \"{}\".",
+                group.effective_group_name()
+            ),
+        }
+    } else {
+        Verdict::InProgress {
+            reason: Reason::Updating,
+            message: format!(
+                "Applying {} change(s) to the platform group.",
+                plan.actions.len()
+            ),
+        }
+    };
+    write_status(api, group, status::with_verdict(group, &progress, &now())).await?;
+    if observed.spec_applied && !plan.drift.is_empty() {
+        let note = format!(
+            "Reverting changes made outside Kubernetes: {}.",
+            plan.drift.join("; ")
+        );
+        ctx.events.normal(group, "DriftCorrected", note).await;
+    }
+
+    for action in &plan.actions {
+        if let Action::CreateGroup { .. } = action {
+            set_create_pending(api, group, true).await?;
+        }
+        let outcome = execute(&ctx.mgmt, &ctx.snapshot, group_id.as_deref(), action).await;
+        match outcome {
+            Ok(Some(id)) => {
+                group_id = Some(id.clone());
+                // Record the id before anything else: from now on the group is found by id only.
+                let mut status = status::with_verdict(group, &progress, &now());
+                status.group_id = Some(id);
+                write_status(api, group, status).await?;
+                if let Action::CreateGroup { .. } = action {
+                    set_create_pending(api, group, false).await?;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                if e.invalidates_snapshot() {
+                    ctx.snapshot.invalidate().await;
+                }
+                return Err(report_failure(api, group, ctx, e, "").await);
+            }
+        }
+        ctx.events.action_done(group, action).await;
+    }
+    Ok(group_id)
+}
+
+async fn cleanup(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue, Error> {
+    let name = group.effective_group_name();
+    if group.spec.deletion_policy == DeletionPolicy::Orphan {
+        if let Some(id) = group.status.as_ref().and_then(|s| s.group_id.clone()) {
+            let note = format!(
+                "Left platform group \"{name}\" (id {id}) untouched: deletionPolicy is Orphan."
+            );
+            ctx.events.normal(group, "Orphaned", note).await;
+        }
+        return Ok(Requeue::await_change());
+    }
+    const ESCAPE: &str = " To release the resource without cleaning up the platform, set spec.deletionPolicy: Orphan.";
+    let desired = Desired::from_group(group);
+    let (observed, _) = match observe_and_plan(group, &desired, ctx).await {
+        Ok(found) => found,
+        Err(e) => return Err(report_failure(api, group, ctx, e, ESCAPE).await),
+    };
+    let actions = plan::plan_cleanup(group.spec.deletion_policy, &observed);
+    if actions.is_empty() {
+        return Ok(Requeue::await_change());
+    }
+    let progress = Verdict::InProgress {
+        reason: Reason::Deleting,
+        message: format!("Cleaning up platform group \"{name}\"."),
+    };
+    write_status(api, group, status::with_verdict(group, &progress, &now())).await?;
+    let mut group_id = observed.status_group_id.clone();
+    for action in &actions {
+        if let Action::DeleteGroup { id, .. } = action {
+            group_id = Some(id.clone());
+        }
+        if let Err(e) = execute(&ctx.mgmt, &ctx.snapshot, group_id.as_deref(), action).await {
+            return Err(report_failure(api, group, ctx, e, ESCAPE).await);
+        }
+        ctx.events.action_done(group, action).await;
+    }
+    Ok(Requeue::await_change())
+}
+
+/// Reports a failure in the conditions and an Event, and hands the error back for the backoff.
+async fn report_failure(
+    api: &Api<Group>,
+    group: &Group,
+    ctx: &Context,
+    error: Error,
+    hint: &str,
+) -> Error {
+    let message = format!("{}{hint}", error.message());
+    let verdict = Verdict::Failed {
+        reason: error.reason(),
+        message: message.clone(),
+    };
+    ctx.events
+        .warning(group, error.reason().as_str(), message)
+        .await;
+    if let Err(e) = write_status(api, group, status::with_verdict(group, &verdict, &now())).await {
+        tracing::warn!(error = %e, "could not record the failure in status");
+    }
+    error
+}
+
+async fn write_status(
+    api: &Api<Group>,
+    group: &Group,
+    status: crate::crd::GroupStatus,
+) -> Result<(), Error> {
+    status::write(api, group, &status)
+        .await
+        .map_err(|e| Error::kube("writing status", e))
+}
+
+/// Sets or clears the create-pending record (see `CREATE_PENDING_ANNOTATION`).
+async fn set_create_pending(api: &Api<Group>, group: &Group, pending: bool) -> Result<(), Error> {
+    let value = pending.then(|| now().0.to_string());
+    let patch =
+        serde_json::json!({"metadata": {"annotations": {CREATE_PENDING_ANNOTATION: value}}});
+    api.patch_metadata(
+        &group.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map(drop)
+    .map_err(|e| Error::kube("recording the pending create", e))
+}
+
+fn ready_reason(group: &Group) -> Option<&str> {
+    group
+        .status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .map(|c| c.reason.as_str())
+}
+
+fn now() -> Time {
+    Time(jiff::Timestamp::now())
+}

@@ -1,0 +1,387 @@
+//! Status: what the last reconcile found and did, as facts and the Ready/Synced conditions.
+//! Building it is pure; writing it is one server-side apply of the whole status.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{Patch, PatchParams};
+use kube::{Api, ResourceExt};
+
+use crate::crd::{ConditionType, Group, GroupStatus, ProjectRoleState, ProjectRoleStatus, Reason};
+use crate::plan::{Plan, PlatformGroup};
+
+/// Field manager of every write the operator makes.
+pub const FIELD_MANAGER: &str = "igz-operator";
+
+/// How a reconcile ended, as far as the conditions are concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Everything applied; nothing missing.
+    Available,
+    /// Applied what exists; some users or projects are missing.
+    Partial { reason: Reason, message: String },
+    /// Deliberately untouched (AlreadyExists, NameConflict).
+    Blocked { reason: Reason, message: String },
+    /// A request failed; what came before it stays applied.
+    Failed { reason: Reason, message: String },
+    /// Work in progress (Creating, Updating, Deleting).
+    InProgress { reason: Reason, message: String },
+}
+
+/// The status after a reconcile. `platform` is the group as it stands after the actions.
+pub fn build(
+    group: &Group,
+    plan: &Plan,
+    platform: Option<&PlatformGroup>,
+    verdict: &Verdict,
+    now: &Time,
+) -> GroupStatus {
+    let previous = group.status.clone().unwrap_or_default();
+    let applied_roles = platform.map(|p| &p.project_roles);
+    let project_roles = group
+        .spec
+        .project_roles
+        .iter()
+        .map(|binding| ProjectRoleStatus {
+            project: binding.project.clone(),
+            role: binding.role,
+            state: if plan.missing_projects.contains(&binding.project) {
+                ProjectRoleState::ProjectNotFound
+            } else if applied_roles.and_then(|r| r.get(&binding.project)) == Some(&binding.role) {
+                ProjectRoleState::Applied
+            } else {
+                ProjectRoleState::Pending
+            },
+        })
+        .collect();
+    let mut status = GroupStatus {
+        observed_generation: group.metadata.generation,
+        group_name: Some(group.effective_group_name()),
+        group_id: platform
+            .map(|p| p.id.clone())
+            .or(plan.group_id.clone())
+            .or(previous.group_id.clone()),
+        gid: platform.map(|p| p.gid).or(previous.gid),
+        conditions: previous.conditions.clone(),
+        missing_users: plan.missing_users.clone(),
+        members: platform
+            .map(|p| p.member_ids.len() as i32)
+            .or(previous.members),
+        project_roles,
+        managed_members: plan.managed_members.iter().cloned().collect(),
+        last_sync_time: Some(now.clone()),
+    };
+    if matches!(verdict, Verdict::Blocked { .. }) {
+        // A blocked resource manages nothing: it must not show another resource's group as its own.
+        status.group_id = previous.group_id;
+        status.gid = previous.gid;
+        status.members = None;
+    }
+    apply_verdict(
+        &mut status.conditions,
+        group.metadata.generation,
+        verdict,
+        now,
+    );
+    status
+}
+
+/// The previous status with only the conditions changed (progress and failures mid-way).
+pub fn with_verdict(group: &Group, verdict: &Verdict, now: &Time) -> GroupStatus {
+    let mut status = group.status.clone().unwrap_or_default();
+    status.group_name = Some(group.effective_group_name());
+    apply_verdict(
+        &mut status.conditions,
+        group.metadata.generation,
+        verdict,
+        now,
+    );
+    status
+}
+
+fn apply_verdict(
+    conditions: &mut Vec<Condition>,
+    generation: Option<i64>,
+    verdict: &Verdict,
+    now: &Time,
+) {
+    let (ready, synced): ((bool, Reason, String), (bool, Reason, String)) = match verdict {
+        Verdict::Available => (
+            (
+                true,
+                Reason::Available,
+                "The platform group matches the spec.".to_owned(),
+            ),
+            (
+                true,
+                Reason::ReconcileSuccess,
+                "The last reconcile applied the spec to the platform.".to_owned(),
+            ),
+        ),
+        Verdict::Partial { reason, message } => (
+            (false, *reason, message.clone()),
+            (
+                true,
+                Reason::ReconcileSuccess,
+                "Applied everything that exists on the platform.".to_owned(),
+            ),
+        ),
+        Verdict::Blocked { reason, message } | Verdict::Failed { reason, message } => (
+            (false, *reason, message.clone()),
+            (false, *reason, message.clone()),
+        ),
+        Verdict::InProgress { reason, message } => (
+            (false, *reason, message.clone()),
+            (true, *reason, message.clone()),
+        ),
+    };
+    set_condition(conditions, ConditionType::Ready, ready, generation, now);
+    set_condition(conditions, ConditionType::Synced, synced, generation, now);
+}
+
+/// Sets one condition; `lastTransitionTime` only moves when the status flips.
+fn set_condition(
+    conditions: &mut Vec<Condition>,
+    kind: ConditionType,
+    (ok, reason, message): (bool, Reason, String),
+    generation: Option<i64>,
+    now: &Time,
+) {
+    let status = if ok { "True" } else { "False" }.to_owned();
+    let last_transition_time = conditions
+        .iter()
+        .find(|c| c.type_ == kind.as_str() && c.status == status)
+        .map(|c| c.last_transition_time.clone())
+        .unwrap_or_else(|| now.clone());
+    conditions.retain(|c| c.type_ != kind.as_str());
+    conditions.push(Condition {
+        type_: kind.as_str().to_owned(),
+        status,
+        reason: reason.as_str().to_owned(),
+        message,
+        observed_generation: generation,
+        last_transition_time,
+    });
+    conditions.sort_by(|a, b| a.type_.cmp(&b.type_));
+}
+
+/// The Ready message when users or projects are missing, or `None` when nothing is.
+pub fn partial(plan: &Plan) -> Option<Verdict> {
+    let users = (!plan.missing_users.is_empty()).then(|| {
+        format!(
+            "These users do not exist on the platform: {}. Create them (or fix the usernames); they are added as soon as they exist.",
+            plan.missing_users.join(", ")
+        )
+    });
+    let projects = (!plan.missing_projects.is_empty()).then(|| {
+        format!(
+            "These projects do not exist on the platform: {}. Create them (or fix the names); the roles are applied as soon as they exist.",
+            plan.missing_projects.join(", ")
+        )
+    });
+    let reason = if users.is_some() {
+        Reason::UserNotFound
+    } else {
+        Reason::ProjectNotFound
+    };
+    let message = [users, projects]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    (!message.is_empty()).then_some(Verdict::Partial { reason, message })
+}
+
+/// Writes the whole status with server-side apply.
+pub async fn write(
+    api: &Api<Group>,
+    group: &Group,
+    status: &GroupStatus,
+) -> Result<(), kube::Error> {
+    let body = serde_json::json!({
+        "apiVersion": "igz-operator.io/v1alpha1",
+        "kind": "Group",
+        "status": status,
+    });
+    api.patch_status(
+        &group.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await
+    .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::{GroupSpec, ProjectRole, ProjectRoleBinding};
+    use std::collections::BTreeMap;
+
+    fn now(s: i64) -> Time {
+        Time(jiff::Timestamp::from_second(s).unwrap())
+    }
+
+    fn group() -> Group {
+        let mut g = Group::new(
+            "team",
+            GroupSpec {
+                group_name: None,
+                description: None,
+                gid: None,
+                assigned_policies: None,
+                members: vec!["alice".into()],
+                members_policy: Default::default(),
+                project_roles: vec![
+                    ProjectRoleBinding {
+                        project: "p1".into(),
+                        role: ProjectRole::Admin,
+                    },
+                    ProjectRoleBinding {
+                        project: "p2".into(),
+                        role: ProjectRole::Viewer,
+                    },
+                    ProjectRoleBinding {
+                        project: "p3".into(),
+                        role: ProjectRole::Editor,
+                    },
+                ],
+                deletion_policy: Default::default(),
+                adopt_existing: false,
+            },
+        );
+        g.metadata.generation = Some(3);
+        g
+    }
+
+    fn platform() -> PlatformGroup {
+        PlatformGroup {
+            id: "g1".into(),
+            name: "team".into(),
+            description: None,
+            gid: 1000,
+            assigned_policies: Default::default(),
+            member_ids: ["u1".to_string()].into(),
+            project_roles: BTreeMap::from([("p1".into(), ProjectRole::Admin)]),
+        }
+    }
+
+    fn condition<'a>(s: &'a GroupStatus, t: &str) -> &'a Condition {
+        s.conditions.iter().find(|c| c.type_ == t).unwrap()
+    }
+
+    #[test]
+    fn available_sets_facts_and_both_conditions_true() {
+        let plan = Plan {
+            group_id: Some("g1".into()),
+            missing_projects: vec!["p2".into()],
+            ..Default::default()
+        };
+        let status = build(
+            &group(),
+            &plan,
+            Some(&platform()),
+            &Verdict::Available,
+            &now(1),
+        );
+        assert_eq!(status.group_id.as_deref(), Some("g1"));
+        assert_eq!(status.gid, Some(1000));
+        assert_eq!(status.members, Some(1));
+        assert_eq!(status.observed_generation, Some(3));
+        assert_eq!(status.group_name.as_deref(), Some("team"));
+        let states: Vec<_> = status.project_roles.iter().map(|p| p.state).collect();
+        assert_eq!(
+            states,
+            [
+                ProjectRoleState::Applied,
+                ProjectRoleState::ProjectNotFound,
+                ProjectRoleState::Pending
+            ]
+        );
+        assert_eq!(condition(&status, "Ready").status, "True");
+        assert_eq!(condition(&status, "Ready").reason, "Available");
+        assert_eq!(condition(&status, "Synced").status, "True");
+        assert_eq!(condition(&status, "Ready").observed_generation, Some(3));
+    }
+
+    #[test]
+    fn transition_time_moves_only_when_the_status_flips() {
+        let plan = Plan::default();
+        let mut g = group();
+        g.status = Some(build(
+            &g,
+            &plan,
+            Some(&platform()),
+            &Verdict::Available,
+            &now(1),
+        ));
+        let again = build(&g, &plan, Some(&platform()), &Verdict::Available, &now(2));
+        assert_eq!(condition(&again, "Ready").last_transition_time, now(1));
+        let failed = Verdict::Failed {
+            reason: Reason::ApiUnavailable,
+            message: "down".into(),
+        };
+        let broken = build(&g, &plan, Some(&platform()), &failed, &now(3));
+        assert_eq!(condition(&broken, "Ready").last_transition_time, now(3));
+        assert_eq!(condition(&broken, "Ready").reason, "ApiUnavailable");
+        assert_eq!(condition(&broken, "Synced").status, "False");
+        assert_eq!(condition(&broken, "Synced").message, "down");
+    }
+
+    #[test]
+    fn blocked_never_shows_someone_elses_group() {
+        let plan = Plan::default();
+        let blocked = Verdict::Blocked {
+            reason: Reason::NameConflict,
+            message: "taken".into(),
+        };
+        let status = build(&group(), &plan, Some(&platform()), &blocked, &now(1));
+        assert_eq!(status.group_id, None);
+        assert_eq!(status.members, None);
+        assert_eq!(condition(&status, "Ready").reason, "NameConflict");
+    }
+
+    #[test]
+    fn partial_names_what_is_missing() {
+        let plan = Plan {
+            missing_users: vec!["bob".into()],
+            missing_projects: vec!["p9".into()],
+            ..Default::default()
+        };
+        let Some(Verdict::Partial { reason, message }) = partial(&plan) else {
+            panic!("expected partial")
+        };
+        assert_eq!(reason, Reason::UserNotFound);
+        assert!(
+            message.contains("bob") && message.contains("p9"),
+            "{message}"
+        );
+        let only_projects = Plan {
+            missing_projects: vec!["p9".into()],
+            ..Default::default()
+        };
+        assert!(matches!(
+            partial(&only_projects),
+            Some(Verdict::Partial {
+                reason: Reason::ProjectNotFound,
+                ..
+            })
+        ));
+        assert_eq!(partial(&Plan::default()), None);
+    }
+
+    #[test]
+    fn in_progress_keeps_facts_and_marks_ready_false() {
+        let mut g = group();
+        g.status = Some(GroupStatus {
+            group_id: Some("g1".into()),
+            ..Default::default()
+        });
+        let v = Verdict::InProgress {
+            reason: Reason::Deleting,
+            message: "cleaning up".into(),
+        };
+        let status = with_verdict(&g, &v, &now(5));
+        assert_eq!(status.group_id.as_deref(), Some("g1"));
+        assert_eq!(condition(&status, "Ready").reason, "Deleting");
+        assert_eq!(condition(&status, "Ready").status, "False");
+    }
+}

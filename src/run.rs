@@ -1,0 +1,362 @@
+//! `igz-operator run`: turns flags into clients, checks what can be checked at start, and runs
+//! the controller (under leader election when asked) until SIGTERM/SIGINT.
+
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use kube::api::ListParams;
+use kube::{Api, Client};
+use prometheus_client::registry::Registry;
+use secrecy::SecretString;
+
+use crate::cli::RunArgs;
+use crate::controller::{self, ReconcileMetrics, Settings, Timing};
+use crate::crd::Group;
+use crate::http::{self, Health};
+use crate::mgmt::{Credentials, MgmtClient, MgmtConfig, MgmtMetrics, RateLimit, resolve_endpoint};
+
+/// Where the credentials came from, for the start-up line (never the secret itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialSource(pub String);
+
+/// Reads the credentials the flags point at. Errors say which flag or variable to set.
+pub fn credentials(
+    args: &RunArgs,
+    env_key: Option<String>,
+) -> anyhow::Result<(Credentials, CredentialSource)> {
+    let username = args.username.clone().filter(|u| !u.trim().is_empty());
+    if let Some(file) = &args.password_file {
+        let Some(username) = username else {
+            bail!("--password-file needs --username (or IGZ_USERNAME)");
+        };
+        let password = read_secret_file(file, "--password-file")?;
+        let source = CredentialSource(format!("user {username}, password from {}", file.display()));
+        return Ok((Credentials::Login { username, password }, source));
+    }
+    let (key, from) = match (
+        &args.access_key_file,
+        env_key.filter(|k| !k.trim().is_empty()),
+    ) {
+        (Some(file), _) => (
+            read_secret_file(file, "--access-key-file")?,
+            format!("access key from {}", file.display()),
+        ),
+        (None, Some(key)) => (
+            SecretString::from(key.trim().to_owned()),
+            "access key from IGZ_ACCESS_KEY".to_owned(),
+        ),
+        (None, None) => bail!(
+            "no management API credentials: set --access-key-file (or IGZ_ACCESS_KEY), or --username with --password-file"
+        ),
+    };
+    let source = match &username {
+        Some(u) => CredentialSource(format!("user {u}, {from}")),
+        None => CredentialSource(from),
+    };
+    Ok((Credentials::AccessKey { username, key }, source))
+}
+
+fn read_secret_file(path: &Path, flag: &str) -> anyhow::Result<SecretString> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {flag} {}", path.display()))?;
+    let text = text.trim();
+    if text.is_empty() {
+        bail!("{flag} {} is empty", path.display());
+    }
+    Ok(SecretString::from(text.to_owned()))
+}
+
+pub fn mgmt_config(
+    args: &RunArgs,
+    credentials: Credentials,
+    metrics: MgmtMetrics,
+) -> anyhow::Result<MgmtConfig> {
+    let url = resolve_endpoint(args.mgmt_url.as_deref()).map_err(|e| {
+        anyhow::anyhow!("{e}; set --mgmt-url (or IGZ_MGMT_URL) to the platform dashboard's URL")
+    })?;
+    let mut config = MgmtConfig::new(url, credentials);
+    if let Some(ca) = &args.ca_file {
+        config.ca_bundle_pem = Some(
+            std::fs::read(ca).with_context(|| format!("cannot read --ca-file {}", ca.display()))?,
+        );
+    }
+    config.insecure_skip_tls_verify = args.insecure_skip_tls_verify;
+    config.rate_limit = RateLimit {
+        qps: f64::from(args.mgmt_qps.max(1)),
+        burst: NonZeroU32::new(args.mgmt_burst.max(1)).expect("at least 1"),
+    };
+    config.metrics = metrics;
+    Ok(config)
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let (credentials, source) = credentials(&args, std::env::var("IGZ_ACCESS_KEY").ok())?;
+    let mut registry = Registry::default();
+    let mgmt_metrics = MgmtMetrics::default();
+    mgmt_metrics.register(&mut registry);
+    let reconcile_metrics = ReconcileMetrics::default();
+    reconcile_metrics.register(&mut registry);
+
+    let mgmt = MgmtClient::new(mgmt_config(&args, credentials, mgmt_metrics)?)
+        .map_err(|e| anyhow::anyhow!("invalid management API settings: {e}"))?;
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        mgmt_url = %mgmt.endpoint(),
+        credentials = %source.0,
+        "igz-operator starting"
+    );
+    match mgmt.verify().await {
+        Ok(session) => {
+            tracing::info!(user = %session.username, tenant = %session.tenant_id, "management API session verified")
+        }
+        // Not fatal: the platform may be down now and up later; Groups report it in their status.
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot verify the management API session yet; Groups will report it")
+        }
+    }
+
+    let kube = Client::try_default()
+        .await
+        .context("cannot build a Kubernetes client (set KUBECONFIG or run in a pod)")?;
+    check_crd_installed(&kube, args.watch_namespaces.first()).await?;
+
+    let health = Arc::new(Health::default());
+    let (bound, _server) =
+        http::serve(args.metrics_addr, Arc::new(registry), health.clone()).await?;
+    tracing::info!(addr = %bound, "serving /metrics, /healthz and /readyz");
+
+    let settings = Settings {
+        namespaces: args.watch_namespaces.clone(),
+        concurrency: args.concurrency.max(1),
+        timing: Timing::new(args.resync_interval),
+        snapshot_ttl: args.resync_interval.min(Duration::from_secs(20)),
+        instance: std::env::var("POD_NAME").ok(),
+    };
+    let ready = health.clone();
+    let on_ready = move || ready.set_ready(true);
+    if args.leader_elect {
+        run_as_leader(
+            kube,
+            mgmt,
+            settings,
+            reconcile_metrics,
+            args.leader_elect_namespace.clone(),
+            on_ready,
+        )
+        .await
+    } else {
+        controller::run(
+            kube,
+            mgmt,
+            settings,
+            reconcile_metrics,
+            shutdown_signal(),
+            on_ready,
+        )
+        .await;
+        Ok(())
+    }
+}
+
+async fn check_crd_installed(kube: &Client, namespace: Option<&String>) -> anyhow::Result<()> {
+    let api: Api<Group> = match namespace {
+        Some(ns) => Api::namespaced(kube.clone(), ns),
+        None => Api::all(kube.clone()),
+    };
+    match api.list_metadata(&ListParams::default().limit(1)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => bail!(
+            "the Group CRD (groups.igz-operator.io) is not installed: kubectl apply -f crds/groups.igz-operator.io.yaml"
+        ),
+        Err(e) => Err(anyhow::anyhow!("cannot list Group resources: {e}")),
+    }
+}
+
+/// Reconciles only while holding the Lease; loses it -> stops reconciling at once.
+async fn run_as_leader(
+    kube: Client,
+    mgmt: MgmtClient,
+    settings: Settings,
+    metrics: ReconcileMetrics,
+    namespace: Option<String>,
+    on_ready: impl Fn() + Send + Sync + Clone + 'static,
+) -> anyhow::Result<()> {
+    let namespace = namespace
+        .or_else(|| std::env::var("POD_NAMESPACE").ok())
+        .unwrap_or_else(|| "default".to_owned());
+    let identity = std::env::var("POD_NAME")
+        .unwrap_or_else(|_| format!("igz-operator-{}", uuid::Uuid::new_v4()));
+    let manager = kube_lease_manager::LeaseManagerBuilder::new(kube.clone(), "igz-operator")
+        .with_namespace(&namespace)
+        .with_identity(&identity)
+        .build()
+        .await
+        .context("cannot set up leader election")?;
+    let (mut leader, lease_task) = manager.watch().await;
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    tracing::info!(%namespace, %identity, "waiting for the igz-operator Lease");
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            changed = leader.changed() => if changed.is_err() { bail!("leader election stopped") },
+        }
+        if !*leader.borrow_and_update() {
+            continue;
+        }
+        tracing::info!("acquired the Lease; reconciling");
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let mut task = tokio::spawn(controller::run(
+            kube.clone(),
+            mgmt.clone(),
+            settings.clone(),
+            metrics.clone(),
+            async move {
+                let _ = stop_rx.await;
+            },
+            on_ready.clone(),
+        ));
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => {
+                    let _ = stop_tx.send(());
+                    let _ = (&mut task).await;
+                    drop(leader);
+                    let _ = lease_task.await;
+                    return Ok(());
+                }
+                changed = leader.changed() => {
+                    if changed.is_err() || !*leader.borrow_and_update() {
+                        tracing::warn!("lost the Lease; stopping reconciles at once");
+                        task.abort();
+                        break;
+                    }
+                }
+                _ = &mut task => bail!("the controller stopped unexpectedly"),
+            }
+        }
+    }
+    drop(leader);
+    let _ = lease_task.await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use secrecy::ExposeSecret;
+
+    fn args(extra: &[&str]) -> RunArgs {
+        let mut argv = vec!["igz-operator", "run"];
+        argv.extend_from_slice(extra);
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Run(a) => *a,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn missing_credentials_say_what_to_set() {
+        let err = credentials(&args(&[]), None).unwrap_err().to_string();
+        assert!(
+            err.contains("--access-key-file") && err.contains("IGZ_ACCESS_KEY"),
+            "{err}"
+        );
+        let err = credentials(&args(&[]), Some("  ".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no management API credentials"), "{err}");
+    }
+
+    #[test]
+    fn key_file_wins_and_is_trimmed_and_never_in_the_source_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("key");
+        std::fs::write(&file, "file-secret\n").unwrap();
+        let (creds, source) = credentials(
+            &args(&[
+                "--access-key-file",
+                file.to_str().unwrap(),
+                "--username",
+                "admin",
+            ]),
+            Some("env-secret".into()),
+        )
+        .unwrap();
+        let Credentials::AccessKey { username, key } = creds else {
+            panic!("expected an access key")
+        };
+        assert_eq!(username.as_deref(), Some("admin"));
+        assert_eq!(key.expose_secret(), "file-secret");
+        assert!(!source.0.contains("secret"), "{}", source.0);
+    }
+
+    #[test]
+    fn password_login_needs_a_username() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "pw").unwrap();
+        let err =
+            credentials(&args(&["--password-file", file.to_str().unwrap()]), None).unwrap_err();
+        assert!(err.to_string().contains("--username"), "{err}");
+        let (creds, _) = credentials(
+            &args(&["--password-file", file.to_str().unwrap(), "--username", "u"]),
+            None,
+        )
+        .unwrap();
+        assert!(matches!(creds, Credentials::Login { .. }));
+    }
+
+    #[test]
+    fn empty_key_file_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("key");
+        std::fs::write(&file, "\n").unwrap();
+        let err =
+            credentials(&args(&["--access-key-file", file.to_str().unwrap()]), None).unwrap_err();
+        assert!(err.to_string().contains("is empty"), "{err}");
+    }
+
+    #[test]
+    fn bad_or_missing_url_fails_with_the_flag_to_set() {
+        let creds = Credentials::AccessKey {
+            username: None,
+            key: SecretString::from("k".to_owned()),
+        };
+        let err = mgmt_config(
+            &args(&["--mgmt-url", "http://exa mple"]),
+            creds.clone(),
+            MgmtMetrics::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("--mgmt-url"), "{err}");
+        let ok = mgmt_config(
+            &args(&["--mgmt-url", "http://127.0.0.1:8470"]),
+            creds,
+            MgmtMetrics::default(),
+        )
+        .unwrap();
+        assert_eq!(ok.base_url.as_str(), "http://127.0.0.1:8470/");
+    }
+}
