@@ -12,8 +12,8 @@ test: ## Run every check and test: fmt, clippy, unit, integration (real control 
 	hack/test.sh
 
 .PHONY: demo
-demo: ## Run the operator end to end on built-in defaults (local control plane + emulator)
-	hack/demo.sh
+demo: ## Run the operator end to end on built-in defaults (local control plane + emulator); KEEP=1 leaves it running
+	KEEP=$(KEEP) hack/demo.sh
 
 .PHONY: tools
 tools: ## Build (once) and cache kube-apiserver, etcd and helm from Go modules

@@ -1,0 +1,361 @@
+//! End-to-end harness: a real kube-apiserver (shared), and per test a fresh namespace, an
+//! in-process emulator, and the operator's controller watching only that namespace.
+
+use std::time::Duration;
+
+use igz_operator::controller::{self, ReconcileMetrics, Settings, Timing};
+use igz_operator::crd::Group;
+use igz_operator::emulator::{self, EmulatorConfig, RunningEmulator, Seed, SeedProject, SeedUser};
+use igz_operator::mgmt::{self, Credentials, MgmtClient, MgmtConfig, RetryPolicy};
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::{Api, Client};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const ACCESS_KEY: &str = "e2e-access-key";
+
+/// Timings short enough for tests: drift is reverted within a few seconds.
+pub fn fast_timing() -> Timing {
+    let mut timing = Timing::new(Duration::from_secs(2));
+    timing.missing_retry = Duration::from_millis(500);
+    timing.blocked_retry = Duration::from_millis(500);
+    timing.error_backoff_min = Duration::from_millis(200);
+    timing.error_backoff_max = Duration::from_secs(2);
+    timing
+}
+
+pub async fn install_crd(client: &Client) {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd = igz_operator::crd::crd();
+    crds.patch(
+        "groups.igz-operator.io",
+        &PatchParams::apply("igz-e2e").force(),
+        &Patch::Apply(&crd),
+    )
+    .await
+    .expect("install the Group CRD");
+    for _ in 0..100 {
+        let crd = crds.get("groups.igz-operator.io").await.expect("read CRD");
+        let established = crd
+            .status
+            .and_then(|s| s.conditions)
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.type_ == "Established" && c.status == "True");
+        if established {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the Group CRD was not Established within 10s");
+}
+
+/// A client of the emulator for the test's own checks and out-of-band changes (not the
+/// operator's client: it shares no cache or locks with it).
+pub fn platform_client(base_url: &str, key: &str) -> MgmtClient {
+    let mut config = MgmtConfig::new(
+        base_url.parse().expect("emulator url"),
+        Credentials::AccessKey { username: None, key: key.to_owned().into() },
+    );
+    config.retry = RetryPolicy {
+        max_attempts: 20,
+        min_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        max_total_delay: Duration::from_secs(20),
+        max_retry_after: Duration::from_millis(200),
+    };
+    MgmtClient::new(config).expect("platform client")
+}
+
+pub fn user(name: &str) -> SeedUser {
+    SeedUser { username: name.into(), ..Default::default() }
+}
+
+pub fn project(name: &str) -> SeedProject {
+    SeedProject { name: name.into(), ..Default::default() }
+}
+
+pub struct Operator {
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Operator {
+    /// Starts the controller for one namespace against `base_url` with `key`.
+    pub fn start(client: &Client, ns: &str, base_url: &str, key: &str) -> Self {
+        let mut config = MgmtConfig::new(
+            base_url.parse().expect("emulator url"),
+            Credentials::AccessKey { username: None, key: key.to_owned().into() },
+        );
+        config.retry = RetryPolicy {
+            max_attempts: 3,
+            min_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(100),
+            max_total_delay: Duration::from_secs(1),
+            max_retry_after: Duration::from_millis(100),
+        };
+        config.job_polling.min_interval = Duration::from_millis(20);
+        config.job_polling.max_interval = Duration::from_millis(100);
+        let mgmt = MgmtClient::new(config).expect("operator's mgmt client");
+        let settings = Settings {
+            namespaces: vec![ns.to_owned()],
+            concurrency: 4,
+            timing: fast_timing(),
+            snapshot_ttl: Duration::from_millis(300),
+            instance: Some("e2e".into()),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(controller::run(
+            client.clone(),
+            mgmt,
+            settings,
+            ReconcileMetrics::default(),
+            async move {
+                let _ = stopped.await;
+            },
+            || {},
+        ));
+        Self { stop: Some(stop), task }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
+        self.task.abort();
+    }
+}
+
+pub struct Harness {
+    pub client: Client,
+    pub ns: String,
+    pub groups: Api<Group>,
+    pub emulator: RunningEmulator,
+    /// The test's own view of the platform.
+    pub platform: MgmtClient,
+    pub operator: Option<Operator>,
+    http: reqwest::Client,
+}
+
+impl Harness {
+    /// Control plane + CRD + fresh namespace + emulator seeded with `users` and `projects` +
+    /// the operator.
+    pub async fn start(prefix: &str, users: &[&str], projects: &[&str]) -> Self {
+        let mut harness = Self::without_operator(prefix, users, projects).await;
+        harness.operator = Some(Operator::start(&harness.client, &harness.ns, &harness.emulator.base_url(), ACCESS_KEY));
+        harness
+    }
+
+    pub async fn without_operator(prefix: &str, users: &[&str], projects: &[&str]) -> Self {
+        let client = super::admin_client().await;
+        install_crd(&client).await;
+        let ns = super::fresh_namespace(&client, prefix).await;
+        let seed = Seed {
+            users: users.iter().map(|u| user(u)).collect(),
+            projects: projects.iter().map(|p| project(p)).collect(),
+            groups: vec![],
+        };
+        let config = EmulatorConfig {
+            access_keys: vec![ACCESS_KEY.into()],
+            job_delay: Duration::from_millis(20),
+            seed: Some(seed),
+            ..Default::default()
+        };
+        let emulator = emulator::spawn(config, "127.0.0.1:0".parse().unwrap()).await.expect("start emulator");
+        let platform = platform_client(&emulator.base_url(), ACCESS_KEY);
+        Self {
+            groups: Api::namespaced(client.clone(), &ns),
+            client,
+            ns,
+            emulator,
+            platform,
+            operator: None,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Server-side applies a Group from its spec (as `kubectl apply` would).
+    pub async fn apply(&self, name: &str, spec: Value) -> Result<Group, kube::Error> {
+        let body = json!({
+            "apiVersion": "igz-operator.io/v1alpha1",
+            "kind": "Group",
+            "metadata": {"name": name},
+            "spec": spec,
+        });
+        self.groups.patch(name, &PatchParams::apply("kubectl").force(), &Patch::Apply(&body)).await
+    }
+
+    pub async fn delete(&self, name: &str) {
+        self.groups.delete(name, &DeleteParams::default()).await.expect("delete Group");
+    }
+
+    /// Polls the Group until `check` holds (30 s budget); panics with the last state otherwise.
+    pub async fn wait_for(&self, name: &str, what: &str, check: impl Fn(&Group) -> bool) -> Group {
+        let mut last = None;
+        for _ in 0..300 {
+            if let Ok(group) = self.groups.get(name).await {
+                if check(&group) {
+                    return group;
+                }
+                last = Some(group);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("Group {name}: not {what} within 30s; last seen: {:#?}", last.map(|g| g.status));
+    }
+
+    pub async fn wait_ready(&self, name: &str) -> Group {
+        self.wait_for(name, "Ready", |g| condition(g, "Ready").is_some_and(|c| c.0 == "True")).await
+    }
+
+    pub async fn wait_reason(&self, name: &str, reason: &str) -> Group {
+        self.wait_for(name, &format!("Ready reason {reason}"), |g| {
+            condition(g, "Ready").is_some_and(|c| c.1 == reason)
+        })
+        .await
+    }
+
+    pub async fn wait_gone(&self, name: &str) {
+        for _ in 0..300 {
+            if matches!(self.groups.get(name).await, Err(kube::Error::Api(s)) if s.code == 404) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let left = self.groups.get(name).await.ok().map(|g| g.status);
+        panic!("Group {name} still exists after 30s: {left:#?}");
+    }
+
+    /// The platform group with this name, read fresh.
+    pub async fn platform_group(&self, name: &str) -> Option<mgmt::Group> {
+        self.platform.find_group_by_name(name).await.expect("read platform group")
+    }
+
+    pub async fn platform_groups_named(&self, name: &str) -> usize {
+        let groups = self.platform.list_groups().await.expect("list platform groups");
+        groups.iter().filter(|g| g.name == name).count()
+    }
+
+    /// Usernames of a platform group's members.
+    pub async fn member_names(&self, group: &mgmt::Group) -> Vec<String> {
+        let users = self.platform.list_users().await.expect("list users");
+        let mut names: Vec<String> =
+            users.into_iter().filter(|u| group.member_ids.contains(&u.id)).map(|u| u.username).collect();
+        names.sort();
+        names
+    }
+
+    /// The group's role in each project, as "project=Role", sorted.
+    pub async fn roles_of(&self, group_id: &str) -> Vec<String> {
+        let projects = self.platform.list_projects().await.expect("list projects");
+        let mut roles: Vec<String> = projects
+            .iter()
+            .filter_map(|p| p.group_role(group_id).map(|r| format!("{}={r}", p.name)))
+            .collect();
+        roles.sort();
+        roles
+    }
+
+    /// Creates a user on the platform (outside Kubernetes), as the SDK's User.create does.
+    pub async fn create_user(&self, username: &str) {
+        let body = json!({"data": {"type": "user", "attributes": {
+            "username": username, "first_name": username, "last_name": "Test",
+            "email": format!("{username}@example.com"), "password": "Pa55word!",
+        }}});
+        self.post("/api/users", body, &[]).await;
+    }
+
+    /// Creates a project on the platform (outside Kubernetes), as the SDK's Project.create does.
+    pub async fn create_project(&self, name: &str) {
+        let body = json!({"data": {"type": "project", "attributes": {"name": name, "description": ""}}});
+        self.post("/api/projects", body, &[("x-projects-role", "igz-mgmt-sdk")]).await;
+        // Project creation is a job; wait until the project is readable.
+        for _ in 0..100 {
+            if self.platform.find_project(name).await.expect("find project").is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("project {name} did not appear");
+    }
+
+    async fn post(&self, path: &str, body: Value, headers: &[(&str, &str)]) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.emulator.base_url()))
+            .header("cookie", format!("session=j:{{\"sid\": \"{ACCESS_KEY}\"}}"))
+            .json(&body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("emulator request");
+        assert!(resp.status().is_success(), "POST {path}: {}", resp.status());
+    }
+
+    /// Sets emulator faults (`PUT /__emulator/faults`).
+    pub async fn faults(&self, faults: Value) {
+        let resp = self
+            .http
+            .put(format!("{}/__emulator/faults", self.emulator.base_url()))
+            .json(&faults)
+            .send()
+            .await
+            .expect("set faults");
+        assert!(resp.status().is_success(), "set faults: {}", resp.status());
+    }
+
+    /// Emulator request accounting (`GET /__emulator/stats`).
+    pub async fn stats(&self) -> Value {
+        self.http
+            .get(format!("{}/__emulator/stats", self.emulator.base_url()))
+            .send()
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("stats json")
+    }
+
+    /// Reasons of the Events about one Group.
+    pub async fn event_reasons(&self, name: &str) -> Vec<String> {
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.ns);
+        let list = events.list(&ListParams::default()).await.expect("list events");
+        list.items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .filter_map(|e| e.reason)
+            .collect()
+    }
+
+    pub async fn wait_event(&self, name: &str, reason: &str) {
+        for _ in 0..100 {
+            if self.event_reasons(name).await.iter().any(|r| r == reason) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no {reason} Event for Group {name}; got {:?}", self.event_reasons(name).await);
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(op) = self.operator.take() {
+            op.stop().await;
+        }
+        self.emulator.shutdown().await;
+    }
+}
+
+/// (status, reason, message) of a condition.
+pub fn condition(group: &Group, kind: &str) -> Option<(String, String, String)> {
+    group
+        .status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == kind)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
