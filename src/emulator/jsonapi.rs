@@ -162,8 +162,10 @@ pub fn linkage_many(rels: &Map<String, Value>, rel: &str, expected_type: &str) -
         return Ok(None);
     };
     match relationship.get("data") {
+        // An empty id names nothing; the SDK sends one when it unsets a primary group.
         Some(Value::Array(items)) => items
             .iter()
+            .filter(|item| item.get("id").and_then(Value::as_str) != Some(""))
             .map(|item| identifier(item, rel, expected_type))
             .collect::<ApiResult<Vec<_>>>()
             .map(Some),

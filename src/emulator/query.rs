@@ -122,7 +122,7 @@ fn compare(a: &Value, b: &Value) -> Ordering {
 pub fn list(m: &Model, kind: Kind, ids: &[Id], params: &ListParams) -> Value {
     let mut items: Vec<(Id, Value)> = ids
         .iter()
-        .filter_map(|id| resource(m, kind, id).map(|v| (*id, v)))
+        .filter_map(|id| resource(m, kind, id, &params.include).map(|v| (*id, v)))
         .filter(|(_, v)| params.filters.iter().all(|(f, wanted)| matches(field(v, f), wanted)))
         .collect();
     if !params.sort.is_empty() {

@@ -1,5 +1,10 @@
 //! Model -> JSON:API resource objects, and the related resources an `include` asks for.
 //! Typed attributes are never `null`; an empty to-one relationship is left out entirely.
+//!
+//! Like the platform, a user, group or project carries a relationship only when the request
+//! included it (the SDK relies on that: `"primary_group" in user.relationships` means "has one",
+//! and a user PUT echoes back exactly the relationships it read). The exceptions the SDK reads
+//! without asking are always present: a project's `last_job` and a role's principals.
 
 use std::collections::HashSet;
 
@@ -75,6 +80,14 @@ impl Kind {
     }
 }
 
+/// Whether `includes` asks for relationship `rel` (directly or through a nested path).
+/// `*` asks for every relationship (the state dump).
+fn wants(includes: &[String], rel: &str) -> bool {
+    includes.iter().any(|i| {
+        i == "*" || i == rel || i.strip_prefix(rel).is_some_and(|rest| rest.starts_with('.'))
+    })
+}
+
 fn linkage(kind: Kind, ids: impl IntoIterator<Item = Id>) -> Value {
     let data: Vec<Value> = ids.into_iter().map(|id| json!({ "type": kind.type_name(), "id": id })).collect();
     json!({ "data": data })
@@ -84,10 +97,12 @@ fn linkage_one(kind: Kind, id: Id) -> Value {
     json!({ "data": { "type": kind.type_name(), "id": id } })
 }
 
-pub fn user(u: &User) -> Value {
+pub fn user(u: &User, includes: &[String]) -> Value {
     let mut relationships = serde_json::Map::new();
-    relationships.insert("user_groups".into(), linkage(Kind::Group, u.groups.iter().copied()));
-    if let Some(primary) = u.primary_group {
+    if wants(includes, "user_groups") {
+        relationships.insert("user_groups".into(), linkage(Kind::Group, u.groups.iter().copied()));
+    }
+    if let (Some(primary), true) = (u.primary_group, wants(includes, "primary_group")) {
         relationships.insert("primary_group".into(), linkage_one(Kind::Group, primary));
     }
     json!({
@@ -116,7 +131,11 @@ pub fn user(u: &User) -> Value {
     })
 }
 
-pub fn group(g: &Group) -> Value {
+pub fn group(g: &Group, includes: &[String]) -> Value {
+    let mut relationships = serde_json::Map::new();
+    if wants(includes, "users") {
+        relationships.insert("users".into(), linkage(Kind::User, g.members.iter().copied()));
+    }
     json!({
         "type": "user_group",
         "id": g.id,
@@ -131,15 +150,17 @@ pub fn group(g: &Group) -> Value {
             "created_at": g.created_at,
             "updated_at": g.updated_at,
         },
-        "relationships": { "users": linkage(Kind::User, g.members.iter().copied()) },
+        "relationships": relationships,
     })
 }
 
-pub fn project(p: &Project) -> Value {
+pub fn project(p: &Project, includes: &[String]) -> Value {
     let mut relationships = serde_json::Map::new();
-    relationships.insert("project_authorization_roles".into(), linkage(Kind::Role, p.roles));
+    if wants(includes, "project_authorization_roles") {
+        relationships.insert("project_authorization_roles".into(), linkage(Kind::Role, p.roles));
+    }
     relationships.insert("last_job".into(), linkage_one(Kind::Job, p.last_job));
-    if let Some(owner) = p.owner {
+    if let (Some(owner), true) = (p.owner, wants(includes, "owner")) {
         relationships.insert("owner".into(), linkage_one(Kind::User, owner));
     }
     json!({
@@ -217,13 +238,13 @@ impl Included {
 
     fn users<'a>(&mut self, m: &Model, ids: impl IntoIterator<Item = &'a Id>) {
         for u in ids.into_iter().filter_map(|id| m.user(id)) {
-            self.push(u.id, || user(u));
+            self.push(u.id, || user(u, &[]));
         }
     }
 
     fn groups<'a>(&mut self, m: &Model, ids: impl IntoIterator<Item = &'a Id>) {
         for g in ids.into_iter().filter_map(|id| m.group(id)) {
-            self.push(g.id, || group(g));
+            self.push(g.id, || group(g, &[]));
         }
     }
 
@@ -273,7 +294,7 @@ impl Included {
                 let Some(r) = m.role(id) else { return };
                 self.role_with(m, r, includes, "");
                 if let (Some(p), true) = (m.project(&r.project), has("project")) {
-                    self.push(p.id, || project(p));
+                    self.push(p.id, || project(p, &[]));
                 }
             }
             Kind::Job => {}
@@ -282,11 +303,11 @@ impl Included {
 }
 
 /// Renders any resource by kind and id.
-pub fn resource(m: &Model, kind: Kind, id: &Id) -> Option<Value> {
+pub fn resource(m: &Model, kind: Kind, id: &Id, includes: &[String]) -> Option<Value> {
     match kind {
-        Kind::User => m.user(id).map(user),
-        Kind::Group => m.group(id).map(group),
-        Kind::Project => m.project(id).map(project),
+        Kind::User => m.user(id).map(|u| user(u, includes)),
+        Kind::Group => m.group(id).map(|g| group(g, includes)),
+        Kind::Project => m.project(id).map(|p| project(p, includes)),
         Kind::Role => m.role(id).map(role),
         Kind::Job => m.job(id).map(job),
     }
@@ -295,7 +316,7 @@ pub fn resource(m: &Model, kind: Kind, id: &Id) -> Option<Value> {
 /// `{"data": resource, "included": [...]}` for one resource, or 404.
 pub fn single(m: &Model, kind: Kind, id: &Id, includes: &[String]) -> ApiResult<Value> {
     kind.check_includes(includes)?;
-    let data = resource(m, kind, id)
+    let data = resource(m, kind, id, includes)
         .ok_or_else(|| ApiError::not_found(format!("{} {id} not found", kind.type_name())))?;
     let mut doc = json!({ "data": data });
     if !includes.is_empty() {

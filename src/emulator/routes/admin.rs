@@ -49,10 +49,11 @@ async fn reset(State(app): State<App>) -> ApiResult {
 
 /// Every resource as the API renders it, plus the invariant check. Passwords never appear.
 fn dump(m: &Model) -> Value {
+    let all = ["*".to_owned()];
     json!({
-        "users": m.users().into_iter().map(render::user).collect::<Vec<_>>(),
-        "user_groups": m.groups().into_iter().map(render::group).collect::<Vec<_>>(),
-        "projects": m.projects().into_iter().map(render::project).collect::<Vec<_>>(),
+        "users": m.users().into_iter().map(|u| render::user(u, &all)).collect::<Vec<_>>(),
+        "user_groups": m.groups().into_iter().map(|g| render::group(g, &all)).collect::<Vec<_>>(),
+        "projects": m.projects().into_iter().map(|p| render::project(p, &all)).collect::<Vec<_>>(),
         "project_authorization_roles": m.roles().into_iter().map(render::role).collect::<Vec<_>>(),
         "jobs": m.jobs().into_iter().map(render::job).collect::<Vec<_>>(),
         "invariants": match m.check_invariants() { Ok(()) => "ok".to_owned(), Err(e) => e },
