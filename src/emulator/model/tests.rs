@@ -107,6 +107,7 @@ fn deleting_a_group_removes_every_reference() {
 #[test]
 fn all_users_cannot_be_deleted_or_edited() {
     let mut m = Model::new(Duration::ZERO);
+    user(&mut m, "member");
     let all = m.all_users_id();
     assert_eq!(m.delete_group(all).unwrap_err().kind, ErrorKind::Forbidden);
     let edit = m.update_group(all, GroupPatch { members: Some(vec![]), ..Default::default() });
