@@ -10,7 +10,11 @@ use clap::Parser;
 use igz_operator::emulator::{self, EmulatorConfig, Faults, Seed};
 
 #[derive(Parser)]
-#[command(name = "igz-emulator", version, about = "In-memory Iguazio management API for tests and demos")]
+#[command(
+    name = "igz-emulator",
+    version,
+    about = "In-memory Iguazio management API for tests and demos"
+)]
 struct Cli {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8470")]
@@ -19,7 +23,12 @@ struct Cli {
     #[arg(long)]
     allow_remote: bool,
     /// Accepted access key (repeatable).
-    #[arg(long = "access-key", env = "IGZ_EMULATOR_ACCESS_KEYS", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long = "access-key",
+        env = "IGZ_EMULATOR_ACCESS_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     access_keys: Vec<String>,
     /// Tenant id reported by session verification.
     #[arg(long)]
@@ -57,9 +66,16 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     if !cli.listen.ip().is_loopback() && !cli.allow_remote {
-        bail!("refusing to listen on non-loopback address {} without --allow-remote", cli.listen);
+        bail!(
+            "refusing to listen on non-loopback address {} without --allow-remote",
+            cli.listen
+        );
     }
-    let access_keys: Vec<String> = cli.access_keys.into_iter().filter(|k| !k.is_empty()).collect();
+    let access_keys: Vec<String> = cli
+        .access_keys
+        .into_iter()
+        .filter(|k| !k.is_empty())
+        .collect();
     if access_keys.is_empty() {
         bail!("give at least one access key with --access-key or IGZ_EMULATOR_ACCESS_KEYS");
     }
@@ -80,7 +96,9 @@ async fn main() -> anyhow::Result<()> {
     if let Some(tenant) = cli.tenant_id {
         config.tenant_id = tenant;
     }
-    let running = emulator::spawn(config, cli.listen).await.context("starting the emulator")?;
+    let running = emulator::spawn(config, cli.listen)
+        .await
+        .context("starting the emulator")?;
     println!("igz-emulator listening on {}", running.base_url());
     tracing::info!(addr = %running.addr(), "igz-emulator listening");
     shutdown_signal().await?;

@@ -31,7 +31,10 @@ impl std::fmt::Debug for Presented {
         f.debug_struct("Presented")
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("basic_username", &self.basic_username)
-            .field("basic_secret", &self.basic_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "basic_secret",
+                &self.basic_secret.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -64,8 +67,12 @@ fn session_cookie(headers: &HeaderMap) -> Option<String> {
 
 fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic "))?;
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (user, secret) = text.split_once(':')?;
     Some((user.to_owned(), secret.to_owned()))
@@ -75,7 +82,10 @@ pub fn presented(headers: &HeaderMap) -> Presented {
     let basic = basic_auth(headers);
     Presented {
         secret: session_cookie(headers),
-        basic_username: basic.as_ref().map(|(u, _)| u.clone()).filter(|u| !u.is_empty()),
+        basic_username: basic
+            .as_ref()
+            .map(|(u, _)| u.clone())
+            .filter(|u| !u.is_empty()),
         basic_secret: basic.map(|(_, s)| s).filter(|s| !s.is_empty()),
     }
 }
@@ -93,8 +103,14 @@ mod tests {
 
     #[test]
     fn reads_the_sdk_cookie_raw_and_encoded() {
-        assert_eq!(sid_from_cookie_value(r#"j:{"sid": "k1"}"#).as_deref(), Some("k1"));
-        assert_eq!(sid_from_cookie_value(&session_cookie_value("tok")).as_deref(), Some("tok"));
+        assert_eq!(
+            sid_from_cookie_value(r#"j:{"sid": "k1"}"#).as_deref(),
+            Some("k1")
+        );
+        assert_eq!(
+            sid_from_cookie_value(&session_cookie_value("tok")).as_deref(),
+            Some("tok")
+        );
         assert_eq!(sid_from_cookie_value("plain").as_deref(), Some("plain"));
         assert_eq!(sid_from_cookie_value(r#"j:{"sid": ""}"#), None);
         assert_eq!(sid_from_cookie_value("j:{not json"), None);
@@ -103,9 +119,15 @@ mod tests {
     #[test]
     fn reads_cookie_and_basic_auth_headers() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, HeaderValue::from_static(r#"a=b; session=j:{"sid": "key=1"}"#));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static(r#"a=b; session=j:{"sid": "key=1"}"#),
+        );
         let basic = base64::engine::general_purpose::STANDARD.encode("bob:key=1");
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Basic {basic}")).unwrap());
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Basic {basic}")).unwrap(),
+        );
         let p = presented(&headers);
         assert_eq!(p.secret.as_deref(), Some("key=1"));
         assert_eq!(p.basic_username.as_deref(), Some("bob"));

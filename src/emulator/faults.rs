@@ -37,7 +37,10 @@ pub struct FaultsPatch {
 
 impl Faults {
     pub fn validate(&self) -> Result<(), String> {
-        for (name, rate) in [("error_rate", self.error_rate), ("drop_rate", self.drop_rate)] {
+        for (name, rate) in [
+            ("error_rate", self.error_rate),
+            ("drop_rate", self.drop_rate),
+        ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("{name} must be between 0 and 1, got {rate}"));
             }
@@ -81,7 +84,9 @@ fn limiter_for(rps: u64) -> Option<Arc<DefaultDirectRateLimiter>> {
 
 impl FaultControl {
     pub fn new(faults: Faults) -> Self {
-        Self { state: Mutex::new((faults, limiter_for(faults.rate_limit_rps))) }
+        Self {
+            state: Mutex::new((faults, limiter_for(faults.rate_limit_rps))),
+        }
     }
 
     pub fn current(&self) -> Faults {
@@ -126,23 +131,65 @@ mod tests {
 
     #[test]
     fn patch_keeps_absent_fields_and_zero_turns_off() {
-        let base = Faults { latency_ms: 5, error_rate: 0.5, drop_rate: 0.1, rate_limit_rps: 10 };
-        let patched = base.patched(FaultsPatch { error_rate: Some(0.0), ..Default::default() });
-        assert_eq!(patched, Faults { error_rate: 0.0, ..base });
+        let base = Faults {
+            latency_ms: 5,
+            error_rate: 0.5,
+            drop_rate: 0.1,
+            rate_limit_rps: 10,
+        };
+        let patched = base.patched(FaultsPatch {
+            error_rate: Some(0.0),
+            ..Default::default()
+        });
+        assert_eq!(
+            patched,
+            Faults {
+                error_rate: 0.0,
+                ..base
+            }
+        );
     }
 
     #[test]
     fn rates_outside_zero_to_one_are_refused() {
-        assert!(Faults { error_rate: 1.5, ..Default::default() }.validate().is_err());
-        assert!(Faults { drop_rate: -0.1, ..Default::default() }.validate().is_err());
-        assert!(Faults { error_rate: 1.0, drop_rate: 0.0, ..Default::default() }.validate().is_ok());
+        assert!(
+            Faults {
+                error_rate: 1.5,
+                ..Default::default()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            Faults {
+                drop_rate: -0.1,
+                ..Default::default()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            Faults {
+                error_rate: 1.0,
+                drop_rate: 0.0,
+                ..Default::default()
+            }
+            .validate()
+            .is_ok()
+        );
     }
 
     #[test]
     fn certain_faults_always_fire_and_off_never_does() {
-        let control = FaultControl::new(Faults { error_rate: 1.0, ..Default::default() });
+        let control = FaultControl::new(Faults {
+            error_rate: 1.0,
+            ..Default::default()
+        });
         assert!(matches!(control.judge().0, Verdict::Fail(500 | 503)));
-        control.set(Faults { drop_rate: 1.0, ..Default::default() });
+        control.set(Faults {
+            drop_rate: 1.0,
+            ..Default::default()
+        });
         assert_eq!(control.judge().0, Verdict::Proceed { drop: true });
         control.set(Faults::default());
         assert_eq!(control.judge().0, Verdict::Proceed { drop: false });
@@ -150,9 +197,16 @@ mod tests {
 
     #[test]
     fn rate_limit_refuses_beyond_the_burst() {
-        let control = FaultControl::new(Faults { rate_limit_rps: 3, ..Default::default() });
+        let control = FaultControl::new(Faults {
+            rate_limit_rps: 3,
+            ..Default::default()
+        });
         let verdicts: Vec<_> = (0..4).map(|_| control.judge().0).collect();
-        assert!(verdicts[..3].iter().all(|v| matches!(v, Verdict::Proceed { .. })));
+        assert!(
+            verdicts[..3]
+                .iter()
+                .all(|v| matches!(v, Verdict::Proceed { .. }))
+        );
         assert!(matches!(verdicts[3], Verdict::RateLimited(s) if s >= 1));
     }
 }

@@ -17,7 +17,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        Self { status, detail: detail.into() }
+        Self {
+            status,
+            detail: detail.into(),
+        }
     }
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, detail)
@@ -26,7 +29,10 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, detail)
     }
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "authentication required: unknown or missing access key")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication required: unknown or missing access key",
+        )
     }
 }
 
@@ -56,9 +62,10 @@ pub fn error_response(status: StatusCode, detail: &str) -> Response {
 
 pub fn json_response(status: StatusCode, body: &Value) -> Response {
     let mut response = (status, body.to_string()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -89,7 +96,9 @@ fn object_member(data: &Map<String, Value>, key: &str) -> ApiResult<Map<String, 
     match data.get(key) {
         None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Object(map)) => Ok(map.clone()),
-        Some(_) => Err(ApiError::bad_request(format!("data.{key} must be an object"))),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "data.{key} must be an object"
+        ))),
     }
 }
 
@@ -98,12 +107,15 @@ pub fn opt_string(attrs: &Map<String, Value>, key: &str) -> ApiResult<Option<Str
     match attrs.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ApiError::bad_request(format!("attribute '{key}' must be a string"))),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "attribute '{key}' must be a string"
+        ))),
     }
 }
 
 pub fn required_string(attrs: &Map<String, Value>, key: &str) -> ApiResult<String> {
-    opt_string(attrs, key)?.ok_or_else(|| ApiError::bad_request(format!("attribute '{key}' is required")))
+    opt_string(attrs, key)?
+        .ok_or_else(|| ApiError::bad_request(format!("attribute '{key}' is required")))
 }
 
 pub fn opt_int(attrs: &Map<String, Value>, key: &str) -> ApiResult<Option<i64>> {
@@ -133,15 +145,17 @@ pub fn opt_list(attrs: &Map<String, Value>, key: &str) -> ApiResult<Option<Vec<V
     match attrs.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => Ok(Some(items.clone())),
-        Some(_) => Err(ApiError::bad_request(format!("attribute '{key}' must be a list"))),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "attribute '{key}' must be a list"
+        ))),
     }
 }
 
 /// Reads one `{"type", "id"}` identifier; an id that is not a uuid names nothing (404).
 fn identifier(value: &Value, rel: &str, expected_type: &str) -> ApiResult<Id> {
-    let obj = value
-        .as_object()
-        .ok_or_else(|| ApiError::bad_request(format!("relationships.{rel} items must be {{type, id}}")))?;
+    let obj = value.as_object().ok_or_else(|| {
+        ApiError::bad_request(format!("relationships.{rel} items must be {{type, id}}"))
+    })?;
     if let Some(kind) = obj.get("type")
         && kind.as_str() != Some(expected_type)
     {
@@ -149,15 +163,18 @@ fn identifier(value: &Value, rel: &str, expected_type: &str) -> ApiResult<Id> {
             "relationships.{rel} must reference '{expected_type}' resources"
         )));
     }
-    let id = obj
-        .get("id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_request(format!("relationships.{rel} items need a string id")))?;
+    let id = obj.get("id").and_then(Value::as_str).ok_or_else(|| {
+        ApiError::bad_request(format!("relationships.{rel} items need a string id"))
+    })?;
     Uuid::parse_str(id).map_err(|_| ApiError::not_found(format!("{expected_type} {id} not found")))
 }
 
 /// A to-many relationship: `Some(ids)` when `relationships.{rel}` is present.
-pub fn linkage_many(rels: &Map<String, Value>, rel: &str, expected_type: &str) -> ApiResult<Option<Vec<Id>>> {
+pub fn linkage_many(
+    rels: &Map<String, Value>,
+    rel: &str,
+    expected_type: &str,
+) -> ApiResult<Option<Vec<Id>>> {
     let Some(relationship) = rels.get(rel) else {
         return Ok(None);
     };
@@ -170,12 +187,18 @@ pub fn linkage_many(rels: &Map<String, Value>, rel: &str, expected_type: &str) -
             .collect::<ApiResult<Vec<_>>>()
             .map(Some),
         Some(Value::Null) => Ok(Some(Vec::new())),
-        _ => Err(ApiError::bad_request(format!("relationships.{rel}.data must be a list"))),
+        _ => Err(ApiError::bad_request(format!(
+            "relationships.{rel}.data must be a list"
+        ))),
     }
 }
 
 /// A to-one relationship: `Some(None)` when present but empty (`null` or an empty id).
-pub fn linkage_one(rels: &Map<String, Value>, rel: &str, expected_type: &str) -> ApiResult<Option<Option<Id>>> {
+pub fn linkage_one(
+    rels: &Map<String, Value>,
+    rel: &str,
+    expected_type: &str,
+) -> ApiResult<Option<Option<Id>>> {
     let Some(relationship) = rels.get(rel) else {
         return Ok(None);
     };

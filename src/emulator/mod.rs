@@ -67,7 +67,10 @@ impl Default for EmulatorConfig {
 impl std::fmt::Debug for EmulatorConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EmulatorConfig")
-            .field("access_keys", &format_args!("<{} redacted>", self.access_keys.len()))
+            .field(
+                "access_keys",
+                &format_args!("<{} redacted>", self.access_keys.len()),
+            )
             .field("tenant_id", &self.tenant_id)
             .field("job_delay", &self.job_delay)
             .field("faults", &self.faults)
@@ -104,7 +107,12 @@ impl App {
         Ok(Self {
             inner: Arc::new(AppInner {
                 model: Mutex::new(model),
-                access_keys: config.access_keys.iter().filter(|k| !k.is_empty()).cloned().collect(),
+                access_keys: config
+                    .access_keys
+                    .iter()
+                    .filter(|k| !k.is_empty())
+                    .cloned()
+                    .collect(),
                 faults: FaultControl::new(config.faults),
                 stats: Stats::default(),
                 config,

@@ -24,24 +24,37 @@ pub struct ListParams {
 
 impl ListParams {
     pub fn filter(&self, field: &str) -> Option<&str> {
-        self.filters.iter().find(|(f, _)| f == field).map(|(_, v)| v.as_str())
+        self.filters
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, v)| v.as_str())
     }
 }
 
 /// Splits a comma list, dropping empty items.
 pub fn comma_list(raw: &str) -> Vec<String> {
-    raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Reads the `include` parameter of a single-resource route.
 pub fn includes(pairs: &[(String, String)]) -> Vec<String> {
-    pairs.iter().filter(|(k, _)| k == "include").flat_map(|(_, v)| comma_list(v)).collect()
+    pairs
+        .iter()
+        .filter(|(k, _)| k == "include")
+        .flat_map(|(_, v)| comma_list(v))
+        .collect()
 }
 
 fn parse_number(key: &str, value: &str) -> ApiResult<usize> {
-    value
-        .parse()
-        .map_err(|_| ApiError::bad_request(format!("{key} must be a non-negative integer, got '{value}'")))
+    value.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "{key} must be a non-negative integer, got '{value}'"
+        ))
+    })
 }
 
 /// Parses list parameters, checking field names against `kind`. Unknown parameters are ignored
@@ -51,7 +64,10 @@ pub fn parse(kind: Kind, pairs: &[(String, String)]) -> ApiResult<ListParams> {
     let (mut number, mut size) = (None, None);
     let known = |field: &str| field == "id" || kind.fields().contains(&field);
     for (key, value) in pairs {
-        if let Some(field) = key.strip_prefix("filter[").and_then(|k| k.strip_suffix(']')) {
+        if let Some(field) = key
+            .strip_prefix("filter[")
+            .and_then(|k| k.strip_suffix(']'))
+        {
             if !known(field) {
                 return Err(ApiError::bad_request(format!(
                     "cannot filter {} by '{field}'",
@@ -108,9 +124,10 @@ fn matches(value: &Value, wanted: &str) -> bool {
 
 fn compare(a: &Value, b: &Value) -> Ordering {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => {
-            x.as_f64().unwrap_or(0.0).total_cmp(&y.as_f64().unwrap_or(0.0))
-        }
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .unwrap_or(0.0)
+            .total_cmp(&y.as_f64().unwrap_or(0.0)),
         (Value::String(x), Value::String(y)) => x.cmp(y),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
         _ => Ordering::Equal,
@@ -123,7 +140,12 @@ pub fn list(m: &Model, kind: Kind, ids: &[Id], params: &ListParams) -> Value {
     let mut items: Vec<(Id, Value)> = ids
         .iter()
         .filter_map(|id| resource(m, kind, id, &params.include).map(|v| (*id, v)))
-        .filter(|(_, v)| params.filters.iter().all(|(f, wanted)| matches(field(v, f), wanted)))
+        .filter(|(_, v)| {
+            params
+                .filters
+                .iter()
+                .all(|(f, wanted)| matches(field(v, f), wanted))
+        })
         .collect();
     if !params.sort.is_empty() {
         items.sort_by(|(_, a), (_, b)| {
@@ -140,7 +162,11 @@ pub fn list(m: &Model, kind: Kind, ids: &[Id], params: &ListParams) -> Value {
     }
     let total = items.len();
     if let Some((number, size)) = params.page {
-        items = items.into_iter().skip(number.saturating_mul(size)).take(size).collect();
+        items = items
+            .into_iter()
+            .skip(number.saturating_mul(size))
+            .take(size)
+            .collect();
     }
     let mut doc_included = Included::default();
     let data: Vec<Value> = items

@@ -56,12 +56,35 @@ impl Kind {
     pub fn fields(self) -> &'static [&'static str] {
         match self {
             Kind::User => &[
-                "username", "first_name", "last_name", "email", "uid", "created_at", "updated_at",
-                "admin_status", "operational_status", "phone_number", "job_title", "department",
+                "username",
+                "first_name",
+                "last_name",
+                "email",
+                "uid",
+                "created_at",
+                "updated_at",
+                "admin_status",
+                "operational_status",
+                "phone_number",
+                "job_title",
+                "department",
             ],
-            Kind::Group => &["name", "description", "gid", "kind", "system_provided", "created_at", "updated_at"],
+            Kind::Group => &[
+                "name",
+                "description",
+                "gid",
+                "kind",
+                "system_provided",
+                "created_at",
+                "updated_at",
+            ],
             Kind::Project => &[
-                "name", "description", "created_at", "updated_at", "admin_status", "operational_status",
+                "name",
+                "description",
+                "created_at",
+                "updated_at",
+                "admin_status",
+                "operational_status",
             ],
             Kind::Role => &["name"],
             Kind::Job => &["kind", "state", "created_at", "updated_at"],
@@ -69,7 +92,10 @@ impl Kind {
     }
 
     pub fn check_includes(self, includes: &[String]) -> ApiResult<()> {
-        match includes.iter().find(|i| !self.includes().contains(&i.as_str())) {
+        match includes
+            .iter()
+            .find(|i| !self.includes().contains(&i.as_str()))
+        {
             Some(bad) => Err(ApiError::bad_request(format!(
                 "cannot include '{bad}' on {}; supported: {}",
                 self.type_name(),
@@ -84,12 +110,18 @@ impl Kind {
 /// `*` asks for every relationship (the state dump).
 fn wants(includes: &[String], rel: &str) -> bool {
     includes.iter().any(|i| {
-        i == "*" || i == rel || i.strip_prefix(rel).is_some_and(|rest| rest.starts_with('.'))
+        i == "*"
+            || i == rel
+            || i.strip_prefix(rel)
+                .is_some_and(|rest| rest.starts_with('.'))
     })
 }
 
 fn linkage(kind: Kind, ids: impl IntoIterator<Item = Id>) -> Value {
-    let data: Vec<Value> = ids.into_iter().map(|id| json!({ "type": kind.type_name(), "id": id })).collect();
+    let data: Vec<Value> = ids
+        .into_iter()
+        .map(|id| json!({ "type": kind.type_name(), "id": id }))
+        .collect();
     json!({ "data": data })
 }
 
@@ -100,7 +132,10 @@ fn linkage_one(kind: Kind, id: Id) -> Value {
 pub fn user(u: &User, includes: &[String]) -> Value {
     let mut relationships = serde_json::Map::new();
     if wants(includes, "user_groups") {
-        relationships.insert("user_groups".into(), linkage(Kind::Group, u.groups.iter().copied()));
+        relationships.insert(
+            "user_groups".into(),
+            linkage(Kind::Group, u.groups.iter().copied()),
+        );
     }
     if let (Some(primary), true) = (u.primary_group, wants(includes, "primary_group")) {
         relationships.insert("primary_group".into(), linkage_one(Kind::Group, primary));
@@ -134,7 +169,10 @@ pub fn user(u: &User, includes: &[String]) -> Value {
 pub fn group(g: &Group, includes: &[String]) -> Value {
     let mut relationships = serde_json::Map::new();
     if wants(includes, "users") {
-        relationships.insert("users".into(), linkage(Kind::User, g.members.iter().copied()));
+        relationships.insert(
+            "users".into(),
+            linkage(Kind::User, g.members.iter().copied()),
+        );
     }
     json!({
         "type": "user_group",
@@ -157,7 +195,10 @@ pub fn group(g: &Group, includes: &[String]) -> Value {
 pub fn project(p: &Project, includes: &[String]) -> Value {
     let mut relationships = serde_json::Map::new();
     if wants(includes, "project_authorization_roles") {
-        relationships.insert("project_authorization_roles".into(), linkage(Kind::Role, p.roles));
+        relationships.insert(
+            "project_authorization_roles".into(),
+            linkage(Kind::Role, p.roles),
+        );
     }
     relationships.insert("last_job".into(), linkage_one(Kind::Job, p.last_job));
     if let (Some(owner), true) = (p.owner, wants(includes, "owner")) {
@@ -279,7 +320,9 @@ impl Included {
             }
             Kind::Project => {
                 let Some(p) = m.project(id) else { return };
-                let any_roles = includes.iter().any(|i| i.starts_with("project_authorization_roles"));
+                let any_roles = includes
+                    .iter()
+                    .any(|i| i.starts_with("project_authorization_roles"));
                 for r in p.roles.iter().filter_map(|rid| m.role(rid)) {
                     if any_roles {
                         self.push(r.id, || role(r));

@@ -89,7 +89,8 @@ pub struct SeedGroup {
 
 impl Seed {
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading seed {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading seed {}", path.display()))?;
         serde_yaml::from_str(&text).with_context(|| format!("parsing seed {}", path.display()))
     }
 
@@ -97,7 +98,10 @@ impl Seed {
     pub fn apply(&self, model: &mut Model) -> anyhow::Result<()> {
         let now = Instant::now();
         let user_id = |model: &Model, name: &str| {
-            model.user_by_name(name).map(|u| u.id).ok_or_else(|| anyhow!("seed: unknown user '{name}'"))
+            model
+                .user_by_name(name)
+                .map(|u| u.id)
+                .ok_or_else(|| anyhow!("seed: unknown user '{name}'"))
         };
         for u in &self.users {
             let new = NewUser {
@@ -109,15 +113,28 @@ impl Seed {
                 assigned_policies: vec!["Developer".into(), "Application Read Only".into()],
                 ..Default::default()
             };
-            model.create_user(new).map_err(|e| anyhow!("seed user '{}': {}", u.username, e.detail))?;
+            model
+                .create_user(new)
+                .map_err(|e| anyhow!("seed user '{}': {}", u.username, e.detail))?;
         }
         for p in &self.projects {
             let owner = p.owner.as_deref().map(|o| user_id(model, o)).transpose()?;
-            let new = NewProject { name: p.name.clone(), description: p.description.clone(), owner, ..Default::default() };
-            model.create_project(new, now).map_err(|e| anyhow!("seed project '{}': {}", p.name, e.detail))?;
+            let new = NewProject {
+                name: p.name.clone(),
+                description: p.description.clone(),
+                owner,
+                ..Default::default()
+            };
+            model
+                .create_project(new, now)
+                .map_err(|e| anyhow!("seed project '{}': {}", p.name, e.detail))?;
         }
         for g in &self.groups {
-            let members = g.members.iter().map(|m| user_id(model, m)).collect::<anyhow::Result<Vec<_>>>()?;
+            let members = g
+                .members
+                .iter()
+                .map(|m| user_id(model, m))
+                .collect::<anyhow::Result<Vec<_>>>()?;
             let new = NewGroup {
                 name: g.name.clone(),
                 description: g.description.clone(),
@@ -125,15 +142,31 @@ impl Seed {
                 assigned_policies: vec!["Data".into(), "Application Admin".into()],
                 members,
             };
-            let id = model.create_group(new).map_err(|e| anyhow!("seed group '{}': {}", g.name, e.detail))?;
+            let id = model
+                .create_group(new)
+                .map_err(|e| anyhow!("seed group '{}': {}", g.name, e.detail))?;
             for (project, role) in &g.projects {
-                let role = RoleName::parse(role).map_err(|e| anyhow!("seed group '{}': {}", g.name, e.detail))?;
-                let p = model.project_by_name(project).ok_or_else(|| anyhow!("seed: unknown project '{project}'"))?;
+                let role = RoleName::parse(role)
+                    .map_err(|e| anyhow!("seed group '{}': {}", g.name, e.detail))?;
+                let p = model
+                    .project_by_name(project)
+                    .ok_or_else(|| anyhow!("seed: unknown project '{project}'"))?;
                 let role_id = p.role_id(role);
-                let mut groups: Vec<_> = model.role(&role_id).map(|r| r.groups.iter().copied().collect()).unwrap_or_default();
+                let mut groups: Vec<_> = model
+                    .role(&role_id)
+                    .map(|r| r.groups.iter().copied().collect())
+                    .unwrap_or_default();
                 groups.push(id);
-                let update = RoleUpdate { role: role_id, name: None, project: None, users: None, groups: Some(groups) };
-                model.update_role(update).map_err(|e| anyhow!("seed group '{}': {}", g.name, e.detail))?;
+                let update = RoleUpdate {
+                    role: role_id,
+                    name: None,
+                    project: None,
+                    users: None,
+                    groups: Some(groups),
+                };
+                model
+                    .update_role(update)
+                    .map_err(|e| anyhow!("seed group '{}': {}", g.name, e.detail))?;
             }
         }
         Ok(())

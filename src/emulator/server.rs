@@ -48,12 +48,18 @@ impl RunningEmulator {
 }
 
 pub(crate) async fn spawn(app: App, listen: SocketAddr) -> anyhow::Result<RunningEmulator> {
-    let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
     let shutdown = CancellationToken::new();
     let router = super::routes::router(app);
     let task = tokio::spawn(accept_loop(listener, router, shutdown.clone()));
-    Ok(RunningEmulator { addr, shutdown, task })
+    Ok(RunningEmulator {
+        addr,
+        shutdown,
+        task,
+    })
 }
 
 async fn accept_loop(listener: TcpListener, router: axum::Router, shutdown: CancellationToken) {

@@ -62,14 +62,24 @@ impl Stats {
     /// `{"requests_total", "writes_total", "faults": {...}, "routes": {route: n}}`; the route
     /// counts also appear as top-level keys so `stats["GET /api/jobs/{id}"]` works.
     pub fn snapshot(&self) -> Value {
-        let routes: Map<String, Value> =
-            self.routes.lock().iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        let routes: Map<String, Value> = self
+            .routes
+            .lock()
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
         let mut doc = Map::new();
         for (route, count) in &routes {
             doc.insert(route.clone(), count.clone());
         }
-        doc.insert("requests_total".into(), json!(self.requests_total.load(Ordering::Relaxed)));
-        doc.insert("writes_total".into(), json!(self.writes_total.load(Ordering::Relaxed)));
+        doc.insert(
+            "requests_total".into(),
+            json!(self.requests_total.load(Ordering::Relaxed)),
+        );
+        doc.insert(
+            "writes_total".into(),
+            json!(self.writes_total.load(Ordering::Relaxed)),
+        );
         doc.insert(
             "faults".into(),
             json!({

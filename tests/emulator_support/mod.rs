@@ -19,16 +19,25 @@ pub async fn start() -> Emu {
 }
 
 pub async fn start_with(configure: impl FnOnce(&mut EmulatorConfig)) -> Emu {
-    let mut config = EmulatorConfig { access_keys: vec![KEY.to_owned()], ..EmulatorConfig::default() };
+    let mut config = EmulatorConfig {
+        access_keys: vec![KEY.to_owned()],
+        ..EmulatorConfig::default()
+    };
     configure(&mut config);
-    let running = emulator::spawn(config, "127.0.0.1:0".parse().unwrap()).await.expect("spawn emulator");
+    let running = emulator::spawn(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("spawn emulator");
     let base = running.base_url();
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(20))
         .no_proxy()
         .build()
         .expect("http client");
-    Emu { running, http, base }
+    Emu {
+        running,
+        http,
+        base,
+    }
 }
 
 impl Emu {
@@ -40,13 +49,18 @@ impl Emu {
     }
 
     pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http.request(method, format!("{}/__emulator/{path}", self.base))
+        self.http
+            .request(method, format!("{}/__emulator/{path}", self.base))
     }
 
     pub async fn json(response: Response) -> (StatusCode, Value) {
         let status = response.status();
         let body = response.text().await.expect("body");
-        let value = if body.is_empty() { Value::Null } else { serde_json::from_str(&body).expect("JSON body") };
+        let value = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&body).expect("JSON body")
+        };
         (status, value)
     }
 
@@ -64,20 +78,32 @@ impl Emu {
     }
 
     pub fn group_body(name: &str, members: &[String]) -> Value {
-        let users: Vec<Value> = members.iter().map(|id| json!({"type": "user", "id": id})).collect();
+        let users: Vec<Value> = members
+            .iter()
+            .map(|id| json!({"type": "user", "id": id}))
+            .collect();
         json!({"data": {"type": "user_group",
             "attributes": {"name": name, "description": null, "gid": null, "assigned_policies": ["Data"]},
             "relationships": {"users": {"data": users}}}})
     }
 
     pub async fn create_group(&self, name: &str, members: &[String]) -> (StatusCode, Value) {
-        self.send(self.api(Method::POST, "user_groups").json(&Self::group_body(name, members))).await
+        self.send(
+            self.api(Method::POST, "user_groups")
+                .json(&Self::group_body(name, members)),
+        )
+        .await
     }
 
     pub async fn create_project(&self, name: &str) -> String {
-        let body = json!({"data": {"type": "project", "attributes": {"name": name, "description": ""}}});
+        let body =
+            json!({"data": {"type": "project", "attributes": {"name": name, "description": ""}}});
         let (status, doc) = self
-            .send(self.api(Method::POST, "projects").header("x-projects-role", "igz-mgmt-sdk").json(&body))
+            .send(
+                self.api(Method::POST, "projects")
+                    .header("x-projects-role", "igz-mgmt-sdk")
+                    .json(&body),
+            )
             .await;
         assert_eq!(status, StatusCode::ACCEPTED, "{doc}");
         doc["data"]["id"].as_str().expect("project id").to_owned()
@@ -92,7 +118,8 @@ impl Emu {
     }
 
     pub async fn set_faults(&self, faults: Value) -> (StatusCode, Value) {
-        self.send(self.admin(Method::PUT, "faults").json(&faults)).await
+        self.send(self.admin(Method::PUT, "faults").json(&faults))
+            .await
     }
 }
 
@@ -100,6 +127,11 @@ impl Emu {
 pub fn ids(linkage: &Value) -> Vec<String> {
     linkage["data"]
         .as_array()
-        .map(|items| items.iter().filter_map(|i| i["id"].as_str().map(str::to_owned)).collect())
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i["id"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }

@@ -44,7 +44,9 @@ pub struct GroupPatch {
 fn validate_group_name(name: &str) -> ModelResult<()> {
     let valid = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
     if valid {
         Ok(())
     } else {
@@ -58,7 +60,9 @@ fn validate_gid(gid: i64) -> ModelResult<()> {
     if (0..=i64::from(u32::MAX)).contains(&gid) {
         Ok(())
     } else {
-        Err(ModelError::bad_request(format!("invalid gid {gid}: must be between 0 and 4294967295")))
+        Err(ModelError::bad_request(format!(
+            "invalid gid {gid}: must be between 0 and 4294967295"
+        )))
     }
 }
 
@@ -66,7 +70,10 @@ impl Model {
     pub fn create_group(&mut self, new: NewGroup) -> ModelResult<Id> {
         validate_group_name(&new.name)?;
         if self.group_by_name.contains_key(&new.name) {
-            return Err(ModelError::conflict(format!("user group '{}' already exists", new.name)));
+            return Err(ModelError::conflict(format!(
+                "user group '{}' already exists",
+                new.name
+            )));
         }
         if let Some(gid) = new.gid {
             validate_gid(gid)?;
@@ -119,16 +126,28 @@ impl Model {
             .ok_or_else(|| ModelError::not_found(format!("user group {id} not found")))?;
         if let Some(name) = &patch.name {
             validate_group_name(name)?;
-            if self.group_by_name.get(name).is_some_and(|other| *other != id) {
-                return Err(ModelError::conflict(format!("user group '{name}' already exists")));
+            if self
+                .group_by_name
+                .get(name)
+                .is_some_and(|other| *other != id)
+            {
+                return Err(ModelError::conflict(format!(
+                    "user group '{name}' already exists"
+                )));
             }
             if current.system_provided && *name != current.name {
-                return Err(ModelError::forbidden("a system-provided group cannot be renamed"));
+                return Err(ModelError::forbidden(
+                    "a system-provided group cannot be renamed",
+                ));
             }
         }
         if let Some(gid) = patch.gid {
             validate_gid(gid)?;
-            if self.group_by_gid.get(&gid).is_some_and(|other| *other != id) {
+            if self
+                .group_by_gid
+                .get(&gid)
+                .is_some_and(|other| *other != id)
+            {
                 return Err(ModelError::conflict(format!("gid {gid} is already in use")));
             }
         }
@@ -190,7 +209,9 @@ impl Model {
             .get(&id)
             .ok_or_else(|| ModelError::not_found(format!("user group {id} not found")))?;
         if group.system_provided {
-            return Err(ModelError::forbidden("a system-provided group cannot be deleted"));
+            return Err(ModelError::forbidden(
+                "a system-provided group cannot be deleted",
+            ));
         }
         let (name, gid) = (group.name.clone(), group.gid);
         for user in group.members.clone() {

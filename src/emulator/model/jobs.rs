@@ -52,7 +52,13 @@ pub struct Job {
 impl Model {
     /// Queues a job due `job_delay` after `now`. Its effect applies on the next
     /// [`Model::advance`] at or after that time.
-    pub(super) fn submit_job(&mut self, kind: &str, params: String, effect: Effect, now: Instant) -> Id {
+    pub(super) fn submit_job(
+        &mut self,
+        kind: &str,
+        params: String,
+        effect: Effect,
+        now: Instant,
+    ) -> Id {
         let id = Uuid::new_v4();
         let created = now_rfc3339();
         let job = Job {
@@ -95,7 +101,8 @@ impl Model {
                     }
                     Some(message) => {
                         job.state = JobState::Failed;
-                        job.result = serde_json::json!({ "message": message, "status": 404 }).to_string();
+                        job.result =
+                            serde_json::json!({ "message": message, "status": 404 }).to_string();
                     }
                 }
             }
@@ -115,9 +122,8 @@ impl Model {
             },
             Effect::SetRoles(updates) => {
                 let missing = self.apply_role_updates(updates);
-                (!missing.is_empty()).then(|| {
-                    format!("project_authorization_role {} no longer exists", missing[0])
-                })
+                (!missing.is_empty())
+                    .then(|| format!("project_authorization_role {} no longer exists", missing[0]))
             }
         }
     }

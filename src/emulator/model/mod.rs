@@ -19,10 +19,10 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+pub use groups::{Group, GroupPatch, NewGroup};
 pub use jobs::{Effect, Job, JobState};
 pub use projects::{NewProject, Project, Role, RoleName, RoleUpdate};
 pub use users::{NewUser, User, UserPatch};
-pub use groups::{Group, GroupPatch, NewGroup};
 
 pub type Id = Uuid;
 
@@ -67,16 +67,28 @@ pub struct ModelError {
 
 impl ModelError {
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self { kind: ErrorKind::BadRequest, detail: detail.into() }
+        Self {
+            kind: ErrorKind::BadRequest,
+            detail: detail.into(),
+        }
     }
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Self { kind: ErrorKind::NotFound, detail: detail.into() }
+        Self {
+            kind: ErrorKind::NotFound,
+            detail: detail.into(),
+        }
     }
     pub fn conflict(detail: impl Into<String>) -> Self {
-        Self { kind: ErrorKind::Conflict, detail: detail.into() }
+        Self {
+            kind: ErrorKind::Conflict,
+            detail: detail.into(),
+        }
     }
     pub fn forbidden(detail: impl Into<String>) -> Self {
-        Self { kind: ErrorKind::Forbidden, detail: detail.into() }
+        Self {
+            kind: ErrorKind::Forbidden,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -164,13 +176,19 @@ impl Model {
         self.jobs.get(id)
     }
     pub fn user_by_name(&self, name: &str) -> Option<&User> {
-        self.user_by_name.get(name).and_then(|id| self.users.get(id))
+        self.user_by_name
+            .get(name)
+            .and_then(|id| self.users.get(id))
     }
     pub fn group_by_name(&self, name: &str) -> Option<&Group> {
-        self.group_by_name.get(name).and_then(|id| self.groups.get(id))
+        self.group_by_name
+            .get(name)
+            .and_then(|id| self.groups.get(id))
     }
     pub fn project_by_name(&self, name: &str) -> Option<&Project> {
-        self.project_by_name.get(name).and_then(|id| self.projects.get(id))
+        self.project_by_name
+            .get(name)
+            .and_then(|id| self.projects.get(id))
     }
 
     /// All users / groups / ... in creation order (the default list order).
@@ -191,7 +209,12 @@ impl Model {
     }
 
     pub fn counts(&self) -> (usize, usize, usize, usize) {
-        (self.users.len(), self.groups.len(), self.projects.len(), self.jobs.len())
+        (
+            self.users.len(),
+            self.groups.len(),
+            self.projects.len(),
+            self.jobs.len(),
+        )
     }
 
     /// Starts a login session for `username` / `password`; returns the session token.
@@ -201,7 +224,10 @@ impl Model {
             .and_then(|u| u.password.as_deref())
             .is_some_and(|stored| constant_time_eq(stored.as_bytes(), password.as_bytes()));
         if !matches {
-            return Err(ModelError { kind: ErrorKind::Unauthorized, detail: "invalid username or password".into() });
+            return Err(ModelError {
+                kind: ErrorKind::Unauthorized,
+                detail: "invalid username or password".into(),
+            });
         }
         let token = Uuid::new_v4().simple().to_string();
         self.sessions.insert(token.clone(), username.to_owned());
@@ -246,11 +272,15 @@ impl Model {
     pub fn check_invariants(&self) -> Result<(), String> {
         for group in self.groups.values() {
             for member in &group.members {
-                let user = self.users.get(member).ok_or_else(|| {
-                    format!("group {} lists missing user {member}", group.name)
-                })?;
+                let user = self
+                    .users
+                    .get(member)
+                    .ok_or_else(|| format!("group {} lists missing user {member}", group.name))?;
                 if !user.groups.contains(&group.id) {
-                    return Err(format!("group {} lists {} but not vice versa", group.name, user.username));
+                    return Err(format!(
+                        "group {} lists {} but not vice versa",
+                        group.name, user.username
+                    ));
                 }
             }
             if self.group_by_name.get(&group.name) != Some(&group.id) {
@@ -260,7 +290,9 @@ impl Model {
                 return Err(format!("gid index out of step for {}", group.name));
             }
         }
-        if self.group_by_name.len() != self.groups.len() || self.group_by_gid.len() != self.groups.len() {
+        if self.group_by_name.len() != self.groups.len()
+            || self.group_by_gid.len() != self.groups.len()
+        {
             return Err("two groups share a name or a gid".into());
         }
         for user in self.users.values() {
@@ -269,7 +301,10 @@ impl Model {
                     format!("user {} references missing group {group}", user.username)
                 })?;
                 if !g.members.contains(&user.id) {
-                    return Err(format!("user {} lists group {} but not vice versa", user.username, g.name));
+                    return Err(format!(
+                        "user {} lists group {} but not vice versa",
+                        user.username, g.name
+                    ));
                 }
             }
             if !user.groups.contains(&self.all_users) {
@@ -278,7 +313,10 @@ impl Model {
             if let Some(primary) = user.primary_group
                 && !user.groups.contains(&primary)
             {
-                return Err(format!("user {} has a primary group it is not a member of", user.username));
+                return Err(format!(
+                    "user {} has a primary group it is not a member of",
+                    user.username
+                ));
             }
         }
         if self.user_by_name.len() != self.users.len() {
@@ -310,7 +348,10 @@ fn sorted_by_seq<'a, T>(items: impl Iterator<Item = &'a T>, seq: impl Fn(&T) -> 
 
 /// Validates a list of tenant-management policy names.
 fn validate_policies(policies: &[String]) -> ModelResult<()> {
-    match policies.iter().find(|p| !TENANT_POLICIES.contains(&p.as_str())) {
+    match policies
+        .iter()
+        .find(|p| !TENANT_POLICIES.contains(&p.as_str()))
+    {
         Some(bad) => Err(ModelError::bad_request(format!(
             "invalid assigned policy '{bad}'; expected one of: {}",
             TENANT_POLICIES.join(", ")

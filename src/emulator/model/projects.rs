@@ -27,11 +27,14 @@ impl RoleName {
     }
 
     pub fn parse(name: &str) -> ModelResult<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == name).ok_or_else(|| {
-            ModelError::bad_request(format!(
-                "invalid project role '{name}'; expected one of: Admin, Editor, Viewer"
-            ))
-        })
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == name)
+            .ok_or_else(|| {
+                ModelError::bad_request(format!(
+                    "invalid project role '{name}'; expected one of: Admin, Editor, Viewer"
+                ))
+            })
     }
 }
 
@@ -91,7 +94,9 @@ pub struct RoleUpdate {
 fn validate_project_name(name: &str) -> ModelResult<()> {
     let valid = !name.is_empty()
         && name.len() <= 63
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !name.starts_with('-')
         && !name.ends_with('-');
     if valid {
@@ -107,13 +112,17 @@ fn validate_project_name(name: &str) -> ModelResult<()> {
 fn validate_name_values(field: &str, items: &[Value]) -> ModelResult<()> {
     let ok = items.iter().all(|item| {
         item.as_object().is_some_and(|o| {
-            o.len() == 2 && o.get("name").is_some_and(Value::is_string) && o.get("value").is_some_and(Value::is_string)
+            o.len() == 2
+                && o.get("name").is_some_and(Value::is_string)
+                && o.get("value").is_some_and(Value::is_string)
         })
     });
     if ok {
         Ok(())
     } else {
-        Err(ModelError::bad_request(format!("{field} must be a list of {{\"name\", \"value\"}} strings")))
+        Err(ModelError::bad_request(format!(
+            "{field} must be a list of {{\"name\", \"value\"}} strings"
+        )))
     }
 }
 
@@ -129,11 +138,17 @@ impl Model {
     pub fn create_project(&mut self, new: NewProject, now: Instant) -> ModelResult<Id> {
         validate_project_name(&new.name)?;
         if self.project_by_name.contains_key(&new.name) {
-            return Err(ModelError::conflict(format!("project '{}' already exists", new.name)));
+            return Err(ModelError::conflict(format!(
+                "project '{}' already exists",
+                new.name
+            )));
         }
         validate_name_values("labels", &new.labels)?;
         validate_name_values("annotations", &new.annotations)?;
-        validate_name_values("default_function_node_selector", &new.default_function_node_selector)?;
+        validate_name_values(
+            "default_function_node_selector",
+            &new.default_function_node_selector,
+        )?;
         if let Some(owner) = new.owner {
             existing_ids(&[owner], "user", |u| self.users.contains_key(u))?;
         }
@@ -187,7 +202,8 @@ impl Model {
         for role in project.roles {
             self.roles.remove(&role);
         }
-        let params = serde_json::json!({ "project_id": id, "project_name": project.name }).to_string();
+        let params =
+            serde_json::json!({ "project_id": id, "project_name": project.name }).to_string();
         Ok(self.submit_job("project.delete", params, Effect::Nothing, now))
     }
 
@@ -230,7 +246,10 @@ impl Model {
     /// Checks a role update against the current state without applying it.
     fn validate_role_update(&self, update: &RoleUpdate) -> ModelResult<()> {
         let role = self.roles.get(&update.role).ok_or_else(|| {
-            ModelError::not_found(format!("project_authorization_role {} not found", update.role))
+            ModelError::not_found(format!(
+                "project_authorization_role {} not found",
+                update.role
+            ))
         })?;
         if update.name.is_some_and(|n| n != role.name) {
             return Err(ModelError::bad_request(format!(
@@ -245,10 +264,14 @@ impl Model {
                 role.id
             )));
         }
-        existing_ids(update.users.as_deref().unwrap_or_default(), "user", |u| self.users.contains_key(u))?;
-        existing_ids(update.groups.as_deref().unwrap_or_default(), "user_group", |g| {
-            self.groups.contains_key(g)
+        existing_ids(update.users.as_deref().unwrap_or_default(), "user", |u| {
+            self.users.contains_key(u)
         })?;
+        existing_ids(
+            update.groups.as_deref().unwrap_or_default(),
+            "user_group",
+            |g| self.groups.contains_key(g),
+        )?;
         Ok(())
     }
 
@@ -268,7 +291,9 @@ impl Model {
         now: Instant,
     ) -> ModelResult<Id> {
         if updates.is_empty() {
-            return Err(ModelError::bad_request("a transaction needs at least one request"));
+            return Err(ModelError::bad_request(
+                "a transaction needs at least one request",
+            ));
         }
         existing_ids(project_ids, "project", |p| self.projects.contains_key(p))?;
         for update in &updates {
@@ -297,14 +322,18 @@ impl Model {
     pub(super) fn apply_role_updates(&mut self, updates: &[RoleUpdate]) -> Vec<Id> {
         let mut missing = Vec::new();
         for update in updates {
-            let users: Option<BTreeSet<Id>> = update
-                .users
-                .as_ref()
-                .map(|ids| ids.iter().copied().filter(|u| self.users.contains_key(u)).collect());
-            let groups: Option<BTreeSet<Id>> = update
-                .groups
-                .as_ref()
-                .map(|ids| ids.iter().copied().filter(|g| self.groups.contains_key(g)).collect());
+            let users: Option<BTreeSet<Id>> = update.users.as_ref().map(|ids| {
+                ids.iter()
+                    .copied()
+                    .filter(|u| self.users.contains_key(u))
+                    .collect()
+            });
+            let groups: Option<BTreeSet<Id>> = update.groups.as_ref().map(|ids| {
+                ids.iter()
+                    .copied()
+                    .filter(|g| self.groups.contains_key(g))
+                    .collect()
+            });
             match self.roles.get_mut(&update.role) {
                 Some(role) => {
                     if let Some(users) = users {

@@ -82,7 +82,9 @@ pub struct UserPatch {
 fn validate_username(name: &str) -> ModelResult<()> {
     let valid = !name.is_empty()
         && name.len() <= 32
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
     if valid {
         Ok(())
     } else {
@@ -107,13 +109,17 @@ impl Model {
     pub fn create_user(&mut self, new: NewUser) -> ModelResult<Id> {
         validate_username(&new.username)?;
         if self.user_by_name.contains_key(&new.username) {
-            return Err(ModelError::conflict(format!("user '{}' already exists", new.username)));
+            return Err(ModelError::conflict(format!(
+                "user '{}' already exists",
+                new.username
+            )));
         }
         validate_policies(&new.assigned_policies)?;
         for method in &new.authentication_methods {
             validate_one_of("authentication method", method, &AUTH_METHODS)?;
         }
-        let mut groups = existing_ids(&new.groups, "user_group", |id| self.groups.contains_key(id))?;
+        let mut groups =
+            existing_ids(&new.groups, "user_group", |id| self.groups.contains_key(id))?;
         if let Some(primary) = new.primary_group {
             existing_ids(&[primary], "user_group", |id| self.groups.contains_key(id))?;
             groups.insert(primary);
@@ -161,8 +167,14 @@ impl Model {
             .ok_or_else(|| ModelError::not_found(format!("user {id} not found")))?;
         if let Some(name) = &patch.username {
             validate_username(name)?;
-            if self.user_by_name.get(name).is_some_and(|other| *other != id) {
-                return Err(ModelError::conflict(format!("user '{name}' already exists")));
+            if self
+                .user_by_name
+                .get(name)
+                .is_some_and(|other| *other != id)
+            {
+                return Err(ModelError::conflict(format!(
+                    "user '{name}' already exists"
+                )));
             }
         }
         if let Some(policies) = &patch.assigned_policies {
@@ -175,7 +187,9 @@ impl Model {
             validate_one_of("admin_status", status, &ADMIN_STATUSES)?;
         }
         let wanted_groups = match &patch.groups {
-            Some(ids) => Some(existing_ids(ids, "user_group", |g| self.groups.contains_key(g))?),
+            Some(ids) => Some(existing_ids(ids, "user_group", |g| {
+                self.groups.contains_key(g)
+            })?),
             None => None,
         };
         if let Some(Some(primary)) = patch.primary_group {
@@ -187,7 +201,9 @@ impl Model {
         // Everything is valid: apply.
         let mut wanted_groups = wanted_groups;
         if let Some(Some(primary)) = patch.primary_group {
-            wanted_groups.get_or_insert_with(|| old_groups.clone()).insert(primary);
+            wanted_groups
+                .get_or_insert_with(|| old_groups.clone())
+                .insert(primary);
         }
         if let Some(wanted) = &mut wanted_groups {
             wanted.insert(self.all_users);

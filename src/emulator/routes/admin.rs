@@ -29,8 +29,8 @@ async fn faults(State(app): State<App>) -> Response {
 }
 
 async fn set_faults(State(app): State<App>, body: Bytes) -> ApiResult {
-    let patch: FaultsPatch =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid faults: {e}")))?;
+    let patch: FaultsPatch = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid faults: {e}")))?;
     let faults = app.faults().current().patched(patch);
     faults.validate().map_err(ApiError::bad_request)?;
     app.faults().set(faults);
@@ -43,7 +43,8 @@ async fn stats(State(app): State<App>) -> Response {
 }
 
 async fn reset(State(app): State<App>) -> ApiResult {
-    app.reset().map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    app.reset()
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

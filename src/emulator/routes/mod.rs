@@ -27,21 +27,40 @@ use super::stats::Injected;
 pub(crate) fn router(app: App) -> Router {
     let api = Router::new()
         .route("/api/sessions", post(sessions::login))
-        .route("/api/sessions/verifications/planes/{plane}/internal", post(sessions::verify))
-        .route("/api/tunnel/{tunnel}/external_versions/{node}", get(sessions::version))
+        .route(
+            "/api/sessions/verifications/planes/{plane}/internal",
+            post(sessions::verify),
+        )
+        .route(
+            "/api/tunnel/{tunnel}/external_versions/{node}",
+            get(sessions::version),
+        )
         .route("/api/users", get(users::list).post(users::create))
-        .route("/api/users/{id}", get(users::show).put(users::update).delete(users::delete))
+        .route(
+            "/api/users/{id}",
+            get(users::show).put(users::update).delete(users::delete),
+        )
         .route("/api/user_groups", get(groups::list).post(groups::create))
-        .route("/api/user_groups/{id}", get(groups::show).put(groups::update).delete(groups::delete))
+        .route(
+            "/api/user_groups/{id}",
+            get(groups::show).put(groups::update).delete(groups::delete),
+        )
         .route(
             "/api/projects",
-            get(projects::list).post(projects::create).delete(projects::delete_by_name),
+            get(projects::list)
+                .post(projects::create)
+                .delete(projects::delete_by_name),
         )
         .route(
             "/api/projects/{id}",
-            get(projects::show).put(projects::update).delete(projects::delete),
+            get(projects::show)
+                .put(projects::update)
+                .delete(projects::delete),
         )
-        .route("/api/project_authorization_roles", get(projects::list_roles))
+        .route(
+            "/api/project_authorization_roles",
+            get(projects::list_roles),
+        )
         .route(
             "/api/project_authorization_roles/{id}",
             get(projects::show_role).put(projects::update_role),
@@ -53,12 +72,17 @@ pub(crate) fn router(app: App) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), authenticate))
         .layer(middleware::from_fn_with_state(app.clone(), inject_faults));
-    Router::new().nest("/__emulator", admin::router()).merge(api).with_state(app)
+    Router::new()
+        .nest("/__emulator", admin::router())
+        .merge(api)
+        .with_state(app)
 }
 
 /// `?a=b&c=d` as pairs; a malformed query never fails the request, it just yields less.
 pub(super) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect()
+    url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
 }
 
 /// Answers a rendered document as JSON with `status`.
@@ -71,7 +95,10 @@ async fn not_found() -> Response {
 }
 
 async fn method_not_allowed() -> Response {
-    error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this route")
+    error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed on this route",
+    )
 }
 
 fn is_write(method: &Method) -> bool {
@@ -80,7 +107,9 @@ fn is_write(method: &Method) -> bool {
 
 fn with_retry_after(status: StatusCode, seconds: u64, detail: &str) -> Response {
     let mut response = error_response(status, detail);
-    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     response
 }
 
@@ -96,7 +125,11 @@ async fn inject_faults(State(app): State<App>, request: Request, next: Next) -> 
     let (verdict, faults) = app.faults().judge();
     if let Verdict::RateLimited(seconds) = verdict {
         app.stats().injected(Injected::RateLimited);
-        return with_retry_after(StatusCode::TOO_MANY_REQUESTS, seconds, "rate limit exceeded");
+        return with_retry_after(
+            StatusCode::TOO_MANY_REQUESTS,
+            seconds,
+            "rate limit exceeded",
+        );
     }
     if faults.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
@@ -105,7 +138,11 @@ async fn inject_faults(State(app): State<App>, request: Request, next: Next) -> 
         Verdict::Fail(status) => {
             app.stats().injected(Injected::Error);
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            return with_retry_after(status, 1, "injected fault: service unavailable, retry later");
+            return with_retry_after(
+                status,
+                1,
+                "injected fault: service unavailable, retry later",
+            );
         }
         Verdict::Proceed { drop } => drop,
         Verdict::RateLimited(_) => false,
@@ -135,7 +172,10 @@ async fn authenticate(State(app): State<App>, mut request: Request, next: Next) 
     let presented = presented(request.headers());
     let identity = match (&presented.secret, &presented.basic_secret) {
         (Some(secret), _) | (None, Some(secret)) if app.is_access_key(secret) => Some(Identity {
-            username: presented.basic_username.clone().unwrap_or_else(|| ACCESS_KEY_USERNAME.to_owned()),
+            username: presented
+                .basic_username
+                .clone()
+                .unwrap_or_else(|| ACCESS_KEY_USERNAME.to_owned()),
         }),
         (Some(secret), _) => app
             .with_model(|m| m.session_user(secret).map(str::to_owned))

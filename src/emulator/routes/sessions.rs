@@ -31,7 +31,8 @@ pub async fn login(State(app): State<App>, body: Bytes) -> ApiResult {
     });
     let mut response = respond(StatusCode::CREATED, &doc);
     let cookie = format!("session={}; Path=/; HttpOnly", session_cookie_value(&token));
-    let value = HeaderValue::from_str(&cookie).map_err(|_| ApiError::bad_request("unusable session token"))?;
+    let value = HeaderValue::from_str(&cookie)
+        .map_err(|_| ApiError::bad_request("unusable session token"))?;
     response.headers_mut().insert(header::SET_COOKIE, value);
     Ok(response)
 }
@@ -58,9 +59,14 @@ pub async fn verify(State(app): State<App>, Extension(identity): Extension<Ident
 }
 
 /// `GET /api/tunnel/{node}.version.0/external_versions/{node}`
-pub async fn version(State(app): State<App>, Path((tunnel, node)): Path<(String, String)>) -> ApiResult {
+pub async fn version(
+    State(app): State<App>,
+    Path((tunnel, node)): Path<(String, String)>,
+) -> ApiResult {
     if tunnel != format!("{node}.version.0") || !node.starts_with("igz") {
-        return Err(ApiError::not_found(format!("no version service at {tunnel}")));
+        return Err(ApiError::not_found(format!(
+            "no version service at {tunnel}"
+        )));
     }
     let doc = json!({
         "data": {

@@ -8,20 +8,29 @@ use serde_json::json;
 use super::{list_route, respond, show_route, write_route};
 use crate::emulator::App;
 use crate::emulator::jsonapi::{
-    ApiResult, linkage_many, linkage_one, opt_int, opt_string, opt_string_list, parse_request, path_id,
-    required_string,
+    ApiResult, linkage_many, linkage_one, opt_int, opt_string, opt_string_list, parse_request,
+    path_id, required_string,
 };
 use crate::emulator::model::{NewUser, UserPatch};
 use crate::emulator::render::Kind;
 
 pub async fn list(State(app): State<App>, RawQuery(query): RawQuery) -> ApiResult {
-    list_route(&app, Kind::User, query.as_deref(), |m, params| match params.filter("username") {
-        Some(name) => m.user_by_name(name).map(|u| u.id).into_iter().collect(),
-        None => m.users().iter().map(|u| u.id).collect(),
-    })
+    list_route(
+        &app,
+        Kind::User,
+        query.as_deref(),
+        |m, params| match params.filter("username") {
+            Some(name) => m.user_by_name(name).map(|u| u.id).into_iter().collect(),
+            None => m.users().iter().map(|u| u.id).collect(),
+        },
+    )
 }
 
-pub async fn show(State(app): State<App>, Path(id): Path<String>, RawQuery(query): RawQuery) -> ApiResult {
+pub async fn show(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
     show_route(&app, Kind::User, &id, query.as_deref())
 }
 
@@ -43,7 +52,9 @@ pub async fn create(State(app): State<App>, body: Bytes) -> ApiResult {
         primary_group: linkage_one(r, "primary_group", "user_group")?.flatten(),
         groups: linkage_many(r, "user_groups", "user_group")?.unwrap_or_default(),
     };
-    write_route(&app, Kind::User, StatusCode::CREATED, |m| m.create_user(new))
+    write_route(&app, Kind::User, StatusCode::CREATED, |m| {
+        m.create_user(new)
+    })
 }
 
 /// Merges writable attributes (the SDK echoes every attribute it read; read-only ones such as
@@ -68,7 +79,9 @@ pub async fn update(State(app): State<App>, Path(id): Path<String>, body: Bytes)
         groups: linkage_many(r, "user_groups", "user_group")?,
         primary_group: linkage_one(r, "primary_group", "user_group")?,
     };
-    write_route(&app, Kind::User, StatusCode::OK, |m| m.update_user(id, patch).map(|()| id))
+    write_route(&app, Kind::User, StatusCode::OK, |m| {
+        m.update_user(id, patch).map(|()| id)
+    })
 }
 
 /// 202 with a `deletion_response` naming the clean-up job, as the platform answers.
