@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Conformance suite: the vendor's Python SDK (igz-mgmt, pinned) drives igz-emulator through
+# every flow the operator relies on. Creates or reuses a venv (default .venv, or $IGZ_VENV),
+# builds and starts the emulator on a free loopback port, runs pytest, stops the emulator.
+# Exit code: pytest's. Extra arguments go to pytest (e.g. -k groups -x).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source hack/lib.sh
+
+SDK_VERSION="0.4.2"
+VENV="${IGZ_VENV:-.venv}"
+need python3 "install Python 3.11+"
+need cargo "install Rust (rustup)"
+
+if [[ ! -x "$VENV/bin/python" ]] || [[ "$(cat "$VENV/.igz-mgmt-version" 2>/dev/null)" != "$SDK_VERSION" ]]; then
+  log "creating venv $VENV with igz-mgmt==$SDK_VERSION"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "igz-mgmt==$SDK_VERSION" "pytest>=8"
+  echo "$SDK_VERSION" > "$VENV/.igz-mgmt-version"
+fi
+
+log "building igz-emulator"
+cargo build --quiet --bin igz-emulator
+BIN="${CARGO_TARGET_DIR:-target}/debug/igz-emulator"
+
+WORK="$(mktemp -d)"
+KEY="conformance-$(date +%s)-$$"
+EMU_PID=""
+cleanup() {
+  if [[ -n "$EMU_PID" ]] && kill -0 "$EMU_PID" 2>/dev/null; then
+    kill -TERM "$EMU_PID" 2>/dev/null || true
+    wait "$EMU_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Port 0: the emulator picks a free port and prints it; no race with other suites.
+IGZ_EMULATOR_ACCESS_KEYS="$KEY" RUST_LOG="${RUST_LOG:-warn}" \
+  "$BIN" --listen 127.0.0.1:0 >"$WORK/out" 2>"$WORK/err" &
+EMU_PID=$!
+URL=""
+for _ in $(seq 1 100); do
+  URL="$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$WORK/out" | head -n1)"
+  [[ -n "$URL" ]] && break
+  kill -0 "$EMU_PID" 2>/dev/null || { cat "$WORK/err" >&2; die "igz-emulator exited early"; }
+  sleep 0.1
+done
+[[ -n "$URL" ]] || die "igz-emulator did not report its address"
+log "emulator at $URL"
+
+set +e
+IGZ_EMULATOR_URL="$URL" IGZ_EMULATOR_ACCESS_KEY="$KEY" IGZ_EMULATOR_BIN="$(pwd)/$BIN" \
+  "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/conformance "$@"
+rc=$?
+set -e
+exit "$rc"
