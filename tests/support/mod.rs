@@ -70,3 +70,4 @@ pub async fn fresh_namespace(client: &Client, prefix: &str) -> String {
         .expect("create test namespace");
     name
 }
+pub mod operator;

@@ -58,7 +58,10 @@ pub async fn install_crd(client: &Client) {
 pub fn platform_client(base_url: &str, key: &str) -> MgmtClient {
     let mut config = MgmtConfig::new(
         base_url.parse().expect("emulator url"),
-        Credentials::AccessKey { username: None, key: key.to_owned().into() },
+        Credentials::AccessKey {
+            username: None,
+            key: key.to_owned().into(),
+        },
     );
     config.retry = RetryPolicy {
         max_attempts: 20,
@@ -71,11 +74,17 @@ pub fn platform_client(base_url: &str, key: &str) -> MgmtClient {
 }
 
 pub fn user(name: &str) -> SeedUser {
-    SeedUser { username: name.into(), ..Default::default() }
+    SeedUser {
+        username: name.into(),
+        ..Default::default()
+    }
 }
 
 pub fn project(name: &str) -> SeedProject {
-    SeedProject { name: name.into(), ..Default::default() }
+    SeedProject {
+        name: name.into(),
+        ..Default::default()
+    }
 }
 
 pub struct Operator {
@@ -88,7 +97,10 @@ impl Operator {
     pub fn start(client: &Client, ns: &str, base_url: &str, key: &str) -> Self {
         let mut config = MgmtConfig::new(
             base_url.parse().expect("emulator url"),
-            Credentials::AccessKey { username: None, key: key.to_owned().into() },
+            Credentials::AccessKey {
+                username: None,
+                key: key.to_owned().into(),
+            },
         );
         config.retry = RetryPolicy {
             max_attempts: 3,
@@ -118,7 +130,10 @@ impl Operator {
             },
             || {},
         ));
-        Self { stop: Some(stop), task }
+        Self {
+            stop: Some(stop),
+            task,
+        }
     }
 
     pub async fn stop(mut self) {
@@ -146,7 +161,12 @@ impl Harness {
     /// the operator.
     pub async fn start(prefix: &str, users: &[&str], projects: &[&str]) -> Self {
         let mut harness = Self::without_operator(prefix, users, projects).await;
-        harness.operator = Some(Operator::start(&harness.client, &harness.ns, &harness.emulator.base_url(), ACCESS_KEY));
+        harness.operator = Some(Operator::start(
+            &harness.client,
+            &harness.ns,
+            &harness.emulator.base_url(),
+            ACCESS_KEY,
+        ));
         harness
     }
 
@@ -165,7 +185,9 @@ impl Harness {
             seed: Some(seed),
             ..Default::default()
         };
-        let emulator = emulator::spawn(config, "127.0.0.1:0".parse().unwrap()).await.expect("start emulator");
+        let emulator = emulator::spawn(config, "127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("start emulator");
         let platform = platform_client(&emulator.base_url(), ACCESS_KEY);
         Self {
             groups: Api::namespaced(client.clone(), &ns),
@@ -186,11 +208,20 @@ impl Harness {
             "metadata": {"name": name},
             "spec": spec,
         });
-        self.groups.patch(name, &PatchParams::apply("kubectl").force(), &Patch::Apply(&body)).await
+        self.groups
+            .patch(
+                name,
+                &PatchParams::apply("kubectl").force(),
+                &Patch::Apply(&body),
+            )
+            .await
     }
 
     pub async fn delete(&self, name: &str) {
-        self.groups.delete(name, &DeleteParams::default()).await.expect("delete Group");
+        self.groups
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("delete Group");
     }
 
     /// Polls the Group until `check` holds (30 s budget); panics with the last state otherwise.
@@ -205,11 +236,17 @@ impl Harness {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("Group {name}: not {what} within 30s; last seen: {:#?}", last.map(|g| g.status));
+        panic!(
+            "Group {name}: not {what} within 30s; last seen: {:#?}",
+            last.map(|g| g.status)
+        );
     }
 
     pub async fn wait_ready(&self, name: &str) -> Group {
-        self.wait_for(name, "Ready", |g| condition(g, "Ready").is_some_and(|c| c.0 == "True")).await
+        self.wait_for(name, "Ready", |g| {
+            condition(g, "Ready").is_some_and(|c| c.0 == "True")
+        })
+        .await
     }
 
     pub async fn wait_reason(&self, name: &str, reason: &str) -> Group {
@@ -232,19 +269,29 @@ impl Harness {
 
     /// The platform group with this name, read fresh.
     pub async fn platform_group(&self, name: &str) -> Option<mgmt::Group> {
-        self.platform.find_group_by_name(name).await.expect("read platform group")
+        self.platform
+            .find_group_by_name(name)
+            .await
+            .expect("read platform group")
     }
 
     pub async fn platform_groups_named(&self, name: &str) -> usize {
-        let groups = self.platform.list_groups().await.expect("list platform groups");
+        let groups = self
+            .platform
+            .list_groups()
+            .await
+            .expect("list platform groups");
         groups.iter().filter(|g| g.name == name).count()
     }
 
     /// Usernames of a platform group's members.
     pub async fn member_names(&self, group: &mgmt::Group) -> Vec<String> {
         let users = self.platform.list_users().await.expect("list users");
-        let mut names: Vec<String> =
-            users.into_iter().filter(|u| group.member_ids.contains(&u.id)).map(|u| u.username).collect();
+        let mut names: Vec<String> = users
+            .into_iter()
+            .filter(|u| group.member_ids.contains(&u.id))
+            .map(|u| u.username)
+            .collect();
         names.sort();
         names
     }
@@ -271,11 +318,23 @@ impl Harness {
 
     /// Creates a project on the platform (outside Kubernetes), as the SDK's Project.create does.
     pub async fn create_project(&self, name: &str) {
-        let body = json!({"data": {"type": "project", "attributes": {"name": name, "description": ""}}});
-        self.post("/api/projects", body, &[("x-projects-role", "igz-mgmt-sdk")]).await;
+        let body =
+            json!({"data": {"type": "project", "attributes": {"name": name, "description": ""}}});
+        self.post(
+            "/api/projects",
+            body,
+            &[("x-projects-role", "igz-mgmt-sdk")],
+        )
+        .await;
         // Project creation is a job; wait until the project is readable.
         for _ in 0..100 {
-            if self.platform.find_project(name).await.expect("find project").is_some() {
+            if self
+                .platform
+                .find_project(name)
+                .await
+                .expect("find project")
+                .is_some()
+            {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -323,7 +382,10 @@ impl Harness {
     /// Reasons of the Events about one Group.
     pub async fn event_reasons(&self, name: &str) -> Vec<String> {
         let events: Api<Event> = Api::namespaced(self.client.clone(), &self.ns);
-        let list = events.list(&ListParams::default()).await.expect("list events");
+        let list = events
+            .list(&ListParams::default())
+            .await
+            .expect("list events");
         list.items
             .into_iter()
             .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
@@ -338,7 +400,10 @@ impl Harness {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("no {reason} Event for Group {name}; got {:?}", self.event_reasons(name).await);
+        panic!(
+            "no {reason} Event for Group {name}; got {:?}",
+            self.event_reasons(name).await
+        );
     }
 
     pub async fn stop(mut self) {
