@@ -27,7 +27,7 @@ step "local control plane (etcd + kube-apiserver)"
 hack/envtest-up.sh >/dev/null
 
 step "integration tests (real kube-apiserver, emulator)"
-cargo test --locked --tests --test '*'
+cargo test --locked --test '*'
 
 for suite in hack/test-suites.d/*.sh; do
   [[ -e $suite ]] || continue
