@@ -1,0 +1,155 @@
+//! The operator converges to the exact platform state while the platform fails 30% of requests
+//! and drops 5% of answers: no duplicate groups, no lost or extra members, every role in place,
+//! and the access key in no log line, Event or status.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use igz_operator::crd::Group;
+use k8s_openapi::api::events::v1::Event;
+use kube::Api;
+use kube::api::ListParams;
+use serde_json::json;
+use support::operator::{ACCESS_KEY, Harness, condition};
+
+/// Collects every log line of the process (this test binary holds only this test).
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+const GROUPS: usize = 8;
+
+fn spec(i: usize) -> serde_json::Value {
+    let members: Vec<String> = (0..3).map(|k| format!("user{}", (i + k) % 10)).collect();
+    let roles = ["Admin", "Editor", "Viewer"];
+    json!({
+        "members": members,
+        "projectRoles": [
+            {"project": "shared-a", "role": roles[i % 3]},
+            {"project": "shared-b", "role": roles[(i + 1) % 3]},
+        ],
+    })
+}
+
+#[tokio::test]
+async fn converges_exactly_under_30_percent_errors_and_5_percent_dropped_answers() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter("igz_operator=trace,kube=debug,reqwest=trace,hyper=debug")
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .init();
+
+    let users: Vec<String> = (0..10).map(|i| format!("user{i}")).collect();
+    let user_refs: Vec<&str> = users.iter().map(String::as_str).collect();
+    let h = Harness::start("e2e-flaky", &user_refs, &["shared-a", "shared-b"]).await;
+    h.faults(json!({"error_rate": 0.3, "drop_rate": 0.05}))
+        .await;
+    for i in 0..GROUPS {
+        h.apply(&format!("g{i}"), spec(i)).await.expect("apply");
+    }
+
+    // Converge while the faults stay on.
+    let groups: Api<Group> = h.groups.clone();
+    let mut ready = 0;
+    for _ in 0..900 {
+        let list = groups
+            .list(&ListParams::default())
+            .await
+            .expect("list groups");
+        ready = list
+            .items
+            .iter()
+            .filter(|g| condition(g, "Ready").is_some_and(|c| c.0 == "True"))
+            .count();
+        if ready == GROUPS {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(ready, GROUPS, "all Groups Ready within 90s under faults");
+    let faults = h.stats().await["faults"].clone();
+    h.faults(json!({"error_rate": 0.0, "drop_rate": 0.0})).await;
+
+    // The exact platform state, read with faults off.
+    let platform = h.platform.list_groups().await.unwrap();
+    let all_users = h.platform.list_users().await.unwrap();
+    let projects = h.platform.list_projects().await.unwrap();
+    for i in 0..GROUPS {
+        let name = format!("g{i}");
+        let same_name: Vec<_> = platform.iter().filter(|g| g.name == name).collect();
+        assert_eq!(same_name.len(), 1, "exactly one platform group {name}");
+        let group = same_name[0];
+        let mut members: Vec<&str> = all_users
+            .iter()
+            .filter(|u| group.member_ids.contains(&u.id))
+            .map(|u| u.username.as_str())
+            .collect();
+        members.sort();
+        let mut expected: Vec<String> = (0..3).map(|k| format!("user{}", (i + k) % 10)).collect();
+        expected.sort();
+        assert_eq!(members, expected, "members of {name}");
+        let want = spec(i);
+        for binding in want["projectRoles"].as_array().unwrap() {
+            let project = projects
+                .iter()
+                .find(|p| p.name == binding["project"])
+                .unwrap();
+            let role = project.group_role(&group.id).map(|r| r.to_string());
+            assert_eq!(
+                role.as_deref(),
+                binding["role"].as_str(),
+                "role of {name} in {}",
+                project.name
+            );
+        }
+        let status = groups.get(&name).await.unwrap().status.unwrap();
+        assert_eq!(
+            status.group_id.as_deref(),
+            Some(group.id.as_str()),
+            "status of {name} names its group"
+        );
+    }
+    let ours = platform.iter().filter(|g| g.name.starts_with('g')).count();
+    assert_eq!(ours, GROUPS, "no extra platform groups");
+    assert!(
+        faults.to_string() != "null" && faults.to_string().contains('1'),
+        "faults were injected: {faults}"
+    );
+
+    // No secret anywhere a person or a log pipeline can read.
+    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(!text.is_empty(), "logs were captured");
+    assert!(
+        !text.contains(ACCESS_KEY),
+        "the access key leaked into a log line"
+    );
+    let events: Api<Event> = Api::namespaced(h.client.clone(), &h.ns);
+    for event in events.list(&ListParams::default()).await.unwrap().items {
+        assert!(
+            !event.note.unwrap_or_default().contains(ACCESS_KEY),
+            "the access key leaked into an Event"
+        );
+    }
+    for group in groups.list(&ListParams::default()).await.unwrap().items {
+        let status = serde_json::to_string(&group.status).unwrap();
+        assert!(
+            !status.contains(ACCESS_KEY),
+            "the access key leaked into a status"
+        );
+    }
+    h.stop().await;
+}
