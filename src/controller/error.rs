@@ -64,6 +64,12 @@ impl Error {
         }
     }
 
+    /// Kubernetes refused a write because the resource changed since it was read (409): our
+    /// cache lagged behind; not a failure worth reporting.
+    pub fn is_stale_resource(&self) -> bool {
+        matches!(self, Error::Kube { source: kube::Error::Api(status), .. } if status.code == 409)
+    }
+
     /// The platform's answer says our cached picture of it was wrong (something vanished).
     pub fn invalidates_snapshot(&self) -> bool {
         matches!(self, Error::Platform { source, .. } if matches!(source.kind(), ErrorKind::NotFound | ErrorKind::Conflict))

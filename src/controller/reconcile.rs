@@ -15,7 +15,9 @@ use super::error::Error;
 use super::execute::execute;
 use super::observe::observe;
 use super::status::{self, Verdict};
-use crate::crd::{CREATE_PENDING_ANNOTATION, DeletionPolicy, FINALIZER, Group, Reason};
+use crate::crd::{
+    CREATE_PENDING_ANNOTATION, DeletionPolicy, FINALIZER, Group, GroupStatus, Reason,
+};
 use crate::plan::{self, Action, Desired, Observed, Plan};
 
 pub type ReconcileError = finalizer::Error<Error>;
@@ -60,32 +62,32 @@ pub fn error_policy(group: Arc<Group>, error: &ReconcileError, ctx: Arc<Context>
 }
 
 async fn apply(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue, Error> {
+    // Status writes replace the whole status: each write builds on the resource the previous
+    // write of this reconcile returned, never on the copy the reconcile started with.
+    let group = &mut group.clone();
     let desired = Desired::from_group(group);
     let (observed, plan) = match observe_and_plan(group, &desired, ctx).await {
         Ok(found) => found,
-        Err(e) => return Err(report_failure(api, group, ctx, e, "").await),
+        Err(e) => return Err(report_failure(api, group, ctx, e, Stage::Observing).await),
     };
 
     if let Some(blocked) = &plan.blocked {
-        let verdict = Verdict::Blocked {
-            reason: blocked.reason(),
-            message: blocked.message(),
-        };
-        if ready_reason(group) != Some(blocked.reason().as_str()) {
+        let (reason, message) = (blocked.reason(), blocked.message());
+        if ready_reason(group) != Some(reason.as_str()) {
             ctx.events
-                .warning(group, blocked.reason().as_str(), blocked.message())
+                .warning(group, reason.as_str(), message.clone())
                 .await;
         }
-        write_status(
-            api,
-            group,
-            status::build(group, &plan, None, &verdict, &now()),
-        )
-        .await?;
+        let verdict = Verdict::Blocked { reason, message };
+        let status = status::build(group, &plan, None, &verdict, &now());
+        write_status(api, group, status).await?;
         return Ok(Requeue::requeue(ctx.timing.blocked_retry));
     }
 
-    let group_id = execute_plan(api, group, ctx, &observed, &plan).await?;
+    let group_id = match execute_plan(api, group, ctx, &observed, &plan).await {
+        Ok(id) => id,
+        Err(e) => return Err(report_failure(api, group, ctx, e, Stage::Changing).await),
+    };
 
     let platform = match &group_id {
         Some(id) => ctx.snapshot.peek(|view| view.group(id)).await.flatten(),
@@ -99,14 +101,9 @@ async fn apply(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue
             .warning(group, reason.as_str(), message.clone())
             .await;
     }
-    let mut plan = plan;
-    plan.group_id = group_id;
-    write_status(
-        api,
-        group,
-        status::build(group, &plan, platform.as_ref(), &verdict, &now()),
-    )
-    .await?;
+    let plan = Plan { group_id, ..plan };
+    let status = status::build(group, &plan, platform.as_ref(), &verdict, &now());
+    write_status(api, group, status).await?;
     Ok(match verdict {
         Verdict::Partial { .. } => Requeue::requeue(ctx.timing.missing_retry),
         _ => Requeue::requeue(ctx.timing.resync()),
@@ -131,7 +128,7 @@ async fn observe_and_plan(
 /// Runs the plan's actions in order, with an Event for each. Returns the group's id.
 async fn execute_plan(
     api: &Api<Group>,
-    group: &Group,
+    group: &mut Group,
     ctx: &Context,
     observed: &Observed,
     plan: &Plan,
@@ -140,28 +137,31 @@ async fn execute_plan(
     if plan.actions.is_empty() {
         return Ok(group_id);
     }
-    let creating = plan
+    let name = group.effective_group_name();
+    let progress = if plan
         .actions
         .iter()
-        .any(|a| matches!(a, Action::CreateGroup { .. }));
-    let progress = if creating {
+        .any(|a| matches!(a, Action::CreateGroup { .. }))
+    {
+        let message = format!("Creating platform group \"{name}\".");
         Verdict::InProgress {
             reason: Reason::Creating,
-            message: format!(
-                "Creating platform group \"{}\".",
-                group.effective_group_name()
-            ),
+            message,
         }
     } else {
+        let message = format!(
+            "Applying {} change(s) to platform group \"{name}\".",
+            plan.actions.len()
+        );
         Verdict::InProgress {
             reason: Reason::Updating,
-            message: format!(
-                "Applying {} change(s) to the platform group.",
-                plan.actions.len()
-            ),
+            message,
         }
     };
-    write_status(api, group, status::with_verdict(group, &progress, &now())).await?;
+    // Also the freshness gate: it fails (409) when our cached copy of the resource is stale,
+    // before anything is written to the platform.
+    let status = status::with_verdict(group, &progress, &now());
+    write_status(api, group, status).await?;
     if observed.spec_applied && !plan.drift.is_empty() {
         let note = format!(
             "Reverting changes made outside Kubernetes: {}.",
@@ -171,18 +171,19 @@ async fn execute_plan(
     }
 
     for action in &plan.actions {
-        if let Action::CreateGroup { .. } = action {
+        let creating = matches!(action, Action::CreateGroup { .. });
+        if creating {
             set_create_pending(api, group, true).await?;
         }
         let outcome = execute(&ctx.mgmt, &ctx.snapshot, group_id.as_deref(), action).await;
         match outcome {
             Ok(Some(id)) => {
-                group_id = Some(id.clone());
                 // Record the id before anything else: from now on the group is found by id only.
                 let mut status = status::with_verdict(group, &progress, &now());
-                status.group_id = Some(id);
+                status.group_id = Some(id.clone());
                 write_status(api, group, status).await?;
-                if let Action::CreateGroup { .. } = action {
+                group_id = Some(id);
+                if creating {
                     set_create_pending(api, group, false).await?;
                 }
             }
@@ -191,7 +192,7 @@ async fn execute_plan(
                 if e.invalidates_snapshot() {
                     ctx.snapshot.invalidate().await;
                 }
-                return Err(report_failure(api, group, ctx, e, "").await);
+                return Err(e);
             }
         }
         ctx.events.action_done(group, action).await;
@@ -200,6 +201,7 @@ async fn execute_plan(
 }
 
 async fn cleanup(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue, Error> {
+    let group = &mut group.clone();
     let name = group.effective_group_name();
     if group.spec.deletion_policy == DeletionPolicy::Orphan {
         if let Some(id) = group.status.as_ref().and_then(|s| s.group_id.clone()) {
@@ -210,79 +212,119 @@ async fn cleanup(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Reque
         }
         return Ok(Requeue::await_change());
     }
-    const ESCAPE: &str = " To release the resource without cleaning up the platform, set spec.deletionPolicy: Orphan.";
     let desired = Desired::from_group(group);
-    let (observed, _) = match observe_and_plan(group, &desired, ctx).await {
-        Ok(found) => found,
-        Err(e) => return Err(report_failure(api, group, ctx, e, ESCAPE).await),
+    let observed = match observe_and_plan(group, &desired, ctx).await {
+        Ok((observed, _)) => observed,
+        Err(e) => return Err(report_failure(api, group, ctx, e, Stage::Deleting).await),
     };
     let actions = plan::plan_cleanup(group.spec.deletion_policy, &observed);
     if actions.is_empty() {
         return Ok(Requeue::await_change());
     }
+    let message = format!("Cleaning up platform group \"{name}\".");
     let progress = Verdict::InProgress {
         reason: Reason::Deleting,
-        message: format!("Cleaning up platform group \"{name}\"."),
+        message,
     };
-    write_status(api, group, status::with_verdict(group, &progress, &now())).await?;
+    let status = status::with_verdict(group, &progress, &now());
+    write_status(api, group, status).await?;
     let mut group_id = observed.status_group_id.clone();
     for action in &actions {
         if let Action::DeleteGroup { id, .. } = action {
             group_id = Some(id.clone());
         }
         if let Err(e) = execute(&ctx.mgmt, &ctx.snapshot, group_id.as_deref(), action).await {
-            return Err(report_failure(api, group, ctx, e, ESCAPE).await);
+            return Err(report_failure(api, group, ctx, e, Stage::Deleting).await);
         }
         ctx.events.action_done(group, action).await;
     }
     Ok(Requeue::await_change())
 }
 
+/// Where a reconcile failed, which decides what the conditions say.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Reading the platform, before any change.
+    Observing,
+    /// Applying changes to the platform.
+    Changing,
+    /// Cleaning up for deletion.
+    Deleting,
+}
+
 /// Reports a failure in the conditions and an Event, and hands the error back for the backoff.
 async fn report_failure(
     api: &Api<Group>,
-    group: &Group,
+    group: &mut Group,
     ctx: &Context,
     error: Error,
-    hint: &str,
+    stage: Stage,
 ) -> Error {
-    let message = format!("{}{hint}", error.message());
-    let verdict = Verdict::Failed {
-        reason: error.reason(),
-        message: message.clone(),
-    };
+    if error.is_stale_resource() {
+        // Our cache lagged behind our own writes; the retry works from the fresh resource.
+        tracing::debug!(group = %ObjectRef::from_obj(&*group), "resource changed meanwhile; retrying");
+        return error;
+    }
+    let mut message = error.message();
+    if stage == Stage::Deleting {
+        message.push_str(
+            " To release the resource without cleaning up the platform, set spec.deletionPolicy: Orphan.",
+        );
+    }
     ctx.events
-        .warning(group, error.reason().as_str(), message)
+        .warning(group, error.reason().as_str(), message.clone())
         .await;
-    if let Err(e) = write_status(api, group, status::with_verdict(group, &verdict, &now())).await {
+    let reason = error.reason();
+    // A failed re-check of a group that matched its spec leaves Ready alone (the group is as it
+    // was); Synced says the platform could not be checked.
+    let applied =
+        group.status.as_ref().and_then(|s| s.observed_generation) == group.metadata.generation;
+    let verdict = if stage == Stage::Observing && applied {
+        Verdict::Degraded { reason, message }
+    } else {
+        Verdict::Failed { reason, message }
+    };
+    let status = status::with_verdict(group, &verdict, &now());
+    if let Err(e) = write_status(api, group, status).await {
         tracing::warn!(error = %e, "could not record the failure in status");
     }
     error
 }
 
+/// Writes the status and keeps the updated resource in `group`, so the next write of this
+/// reconcile builds on it (and passes the resourceVersion precondition).
 async fn write_status(
     api: &Api<Group>,
-    group: &Group,
-    status: crate::crd::GroupStatus,
+    group: &mut Group,
+    status: GroupStatus,
 ) -> Result<(), Error> {
-    status::write(api, group, &status)
+    *group = status::write(api, group, &status)
         .await
-        .map_err(|e| Error::kube("writing status", e))
+        .map_err(|e| Error::kube("writing status", e))?;
+    Ok(())
 }
 
-/// Sets or clears the create-pending record (see `CREATE_PENDING_ANNOTATION`).
-async fn set_create_pending(api: &Api<Group>, group: &Group, pending: bool) -> Result<(), Error> {
+/// Sets or clears the create-pending record (see `CREATE_PENDING_ANNOTATION`), under the same
+/// resourceVersion precondition as status writes.
+async fn set_create_pending(
+    api: &Api<Group>,
+    group: &mut Group,
+    pending: bool,
+) -> Result<(), Error> {
     let value = pending.then(|| now().0.to_string());
-    let patch =
-        serde_json::json!({"metadata": {"annotations": {CREATE_PENDING_ANNOTATION: value}}});
-    api.patch_metadata(
-        &group.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await
-    .map(drop)
-    .map_err(|e| Error::kube("recording the pending create", e))
+    let patch = serde_json::json!({"metadata": {
+        "resourceVersion": group.resource_version(),
+        "annotations": {CREATE_PENDING_ANNOTATION: value},
+    }});
+    *group = api
+        .patch(
+            &group.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+        .map_err(|e| Error::kube("recording the pending create", e))?;
+    Ok(())
 }
 
 fn ready_reason(group: &Group) -> Option<&str> {

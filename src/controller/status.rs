@@ -20,6 +20,8 @@ pub enum Verdict {
     Partial { reason: Reason, message: String },
     /// Deliberately untouched (AlreadyExists, NameConflict).
     Blocked { reason: Reason, message: String },
+    /// Re-checking the platform failed; the group is as it was (Ready unchanged, Synced False).
+    Degraded { reason: Reason, message: String },
     /// A request failed; what came before it stays applied.
     Failed { reason: Reason, message: String },
     /// Work in progress (Creating, Updating, Deleting).
@@ -103,6 +105,23 @@ fn apply_verdict(
     verdict: &Verdict,
     now: &Time,
 ) {
+    if let Verdict::Degraded { reason, message } = verdict {
+        let synced = (false, *reason, message.clone());
+        if !conditions
+            .iter()
+            .any(|c| c.type_ == ConditionType::Ready.as_str())
+        {
+            set_condition(
+                conditions,
+                ConditionType::Ready,
+                synced.clone(),
+                generation,
+                now,
+            );
+        }
+        set_condition(conditions, ConditionType::Synced, synced, generation, now);
+        return;
+    }
     let (ready, synced): ((bool, Reason, String), (bool, Reason, String)) = match verdict {
         Verdict::Available => (
             (
@@ -132,6 +151,7 @@ fn apply_verdict(
             (false, *reason, message.clone()),
             (true, *reason, message.clone()),
         ),
+        Verdict::Degraded { .. } => unreachable!("handled above"),
     };
     set_condition(conditions, ConditionType::Ready, ready, generation, now);
     set_condition(conditions, ConditionType::Synced, synced, generation, now);
@@ -190,15 +210,19 @@ pub fn partial(plan: &Plan) -> Option<Verdict> {
     (!message.is_empty()).then_some(Verdict::Partial { reason, message })
 }
 
-/// Writes the whole status with server-side apply.
+/// Writes the whole status with server-side apply, only if the resource is still at the version
+/// `group` was read at (409 otherwise), and returns the updated resource. The precondition keeps
+/// a reconcile working from a cache that lags behind our own writes from replacing a newer status
+/// (for example erasing a groupId recorded a moment ago).
 pub async fn write(
     api: &Api<Group>,
     group: &Group,
     status: &GroupStatus,
-) -> Result<(), kube::Error> {
+) -> Result<Group, kube::Error> {
     let body = serde_json::json!({
         "apiVersion": "igz-operator.io/v1alpha1",
         "kind": "Group",
+        "metadata": {"resourceVersion": group.resource_version()},
         "status": status,
     });
     api.patch_status(
@@ -207,7 +231,6 @@ pub async fn write(
         &Patch::Apply(&body),
     )
     .await
-    .map(drop)
 }
 
 #[cfg(test)]
@@ -324,6 +347,32 @@ mod tests {
         assert_eq!(condition(&broken, "Ready").reason, "ApiUnavailable");
         assert_eq!(condition(&broken, "Synced").status, "False");
         assert_eq!(condition(&broken, "Synced").message, "down");
+    }
+
+    #[test]
+    fn degraded_keeps_ready_and_fails_synced() {
+        let plan = Plan::default();
+        let mut g = group();
+        g.status = Some(build(
+            &g,
+            &plan,
+            Some(&platform()),
+            &Verdict::Available,
+            &now(1),
+        ));
+        let degraded = Verdict::Degraded {
+            reason: Reason::ApiUnavailable,
+            message: "down".into(),
+        };
+        let status = with_verdict(&g, &degraded, &now(2));
+        assert_eq!(condition(&status, "Ready").status, "True");
+        assert_eq!(condition(&status, "Ready").reason, "Available");
+        assert_eq!(condition(&status, "Synced").status, "False");
+        assert_eq!(condition(&status, "Synced").reason, "ApiUnavailable");
+        // Without an earlier Ready condition, Ready says why it is not known.
+        let fresh = with_verdict(&group(), &degraded, &now(2));
+        assert_eq!(condition(&fresh, "Ready").status, "False");
+        assert_eq!(condition(&fresh, "Ready").reason, "ApiUnavailable");
     }
 
     #[test]
