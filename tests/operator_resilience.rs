@@ -73,7 +73,7 @@ async fn converges_exactly_under_30_percent_errors_and_5_percent_dropped_answers
         not_ready = list
             .items
             .into_iter()
-            .filter(|g| !condition(g, "Ready").is_some_and(|c| c.0 == "True"))
+            .filter(|g| condition(g, "Ready").is_none_or(|c| c.0 != "True"))
             .map(|g| (g.metadata.name.clone(), condition(&g, "Ready")))
             .collect();
         if not_ready.is_empty() {
