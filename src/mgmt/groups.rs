@@ -83,7 +83,7 @@ impl MgmtClient {
             body = body.with_many("users", "user", &new.member_ids);
         }
         let answer_lost = AtomicBool::new(false);
-        (|| self.create_round(&body, &new.name, &answer_lost))
+        (|| self.create_round(&body, &new.name, &new.member_ids, &answer_lost))
             .retry(self.inner.retry_backoff)
             .sleep(tokio::time::sleep)
             .when(MgmtError::is_ambiguous)
@@ -95,10 +95,11 @@ impl MgmtClient {
         &self,
         body: &Outgoing<A>,
         name: &str,
+        member_ids: &[String],
         answer_lost: &AtomicBool,
     ) -> Result<Group, MgmtError> {
         match self.send(Request::post(routes::GROUPS).json(body)).await {
-            Ok(resp) => self.created_group(resp).await,
+            Ok(resp) => created_group(&resp, member_ids),
             // After a lost answer, a 409 most likely means our own create went through.
             Err(e) if e.kind() == ErrorKind::Conflict && answer_lost.load(Ordering::Relaxed) => {
                 self.find_group_by_name(name).await?.ok_or(e)
@@ -113,17 +114,6 @@ impl MgmtClient {
             }
             Err(e) => Err(e),
         }
-    }
-
-    async fn created_group(&self, resp: Response) -> Result<Group, MgmtError> {
-        let doc: GroupDoc = decode("POST /api/user_groups", &resp.body)?;
-        self.complete_group(doc.data).await?.ok_or_else(|| {
-            MgmtError::new(
-                ErrorKind::NotFound,
-                "GET /api/user_groups/{id}",
-                "created group vanished",
-            )
-        })
     }
 
     /// Uses the members a resource carries, or fetches them when the server left them out.
@@ -179,4 +169,15 @@ impl MgmtClient {
         }
         Ok(())
     }
+}
+/// The group a successful create answered with. The platform answers without relationships
+/// unless asked to include them, and a 201 means the group was made with exactly the members we
+/// sent, so those are its members: no extra GET per created group.
+fn created_group(resp: &Response, member_ids: &[String]) -> Result<Group, MgmtError> {
+    let doc: GroupDoc = decode("POST /api/user_groups", &resp.body)?;
+    let members = doc
+        .data
+        .related_ids("users")
+        .unwrap_or_else(|| member_ids.to_vec());
+    Ok(Group::with_members(doc.data, members))
 }

@@ -197,7 +197,13 @@ impl Group {
         Some(Self::with_members(res, member_ids))
     }
 
-    pub(crate) fn with_members(res: Resource<GroupAttributes>, member_ids: Vec<String>) -> Self {
+    pub(crate) fn with_members(
+        res: Resource<GroupAttributes>,
+        mut member_ids: Vec<String>,
+    ) -> Self {
+        // Sorted, so two reads of one group compare equal whatever order the server lists in.
+        member_ids.sort();
+        member_ids.dedup();
         Self {
             id: res.id,
             name: res.attributes.name,
