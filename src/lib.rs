@@ -9,6 +9,7 @@ pub mod controller;
 pub mod crd;
 pub mod emulator;
 pub mod http;
+pub mod leader;
 pub mod mgmt;
 pub mod plan;
 pub mod run;

@@ -16,6 +16,7 @@ use crate::cli::RunArgs;
 use crate::controller::{self, ReconcileMetrics, Settings, Timing};
 use crate::crd::Group;
 use crate::http::{self, Health};
+use crate::leader::{LeaseSettings, run_while_leader};
 use crate::mgmt::{Credentials, MgmtClient, MgmtConfig, MgmtMetrics, RateLimit, resolve_endpoint};
 
 /// Where the credentials came from, for the start-up line (never the secret itself).
@@ -137,17 +138,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let ready = health.clone();
     let on_ready = move || ready.set_ready(true);
-    if args.leader_elect {
-        run_as_leader(
-            kube,
-            mgmt,
-            settings,
-            reconcile_metrics,
-            args.leader_elect_namespace.clone(),
-            on_ready,
-        )
-        .await
-    } else {
+    if !args.leader_elect {
         controller::run(
             kube,
             mgmt,
@@ -157,8 +148,33 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             on_ready,
         )
         .await;
-        Ok(())
+        return Ok(());
     }
+    let lease = LeaseSettings {
+        namespace: args
+            .leader_elect_namespace
+            .clone()
+            .or_else(|| std::env::var("POD_NAMESPACE").ok())
+            .unwrap_or_else(|| "default".to_owned()),
+        name: "igz-operator".to_owned(),
+        identity: std::env::var("POD_NAME")
+            .unwrap_or_else(|_| format!("igz-operator-{}", uuid::Uuid::new_v4())),
+        duration_seconds: 15,
+        grace_seconds: 5,
+    };
+    run_while_leader(kube.clone(), lease, shutdown_signal(), move |stop| {
+        controller::run(
+            kube.clone(),
+            mgmt.clone(),
+            settings.clone(),
+            reconcile_metrics.clone(),
+            async move {
+                let _ = stop.await;
+            },
+            on_ready.clone(),
+        )
+    })
+    .await
 }
 
 async fn check_crd_installed(kube: &Client, namespace: Option<&String>) -> anyhow::Result<()> {
@@ -173,74 +189,6 @@ async fn check_crd_installed(kube: &Client, namespace: Option<&String>) -> anyho
         ),
         Err(e) => Err(anyhow::anyhow!("cannot list Group resources: {e}")),
     }
-}
-
-/// Reconciles only while holding the Lease; loses it -> stops reconciling at once.
-async fn run_as_leader(
-    kube: Client,
-    mgmt: MgmtClient,
-    settings: Settings,
-    metrics: ReconcileMetrics,
-    namespace: Option<String>,
-    on_ready: impl Fn() + Send + Sync + Clone + 'static,
-) -> anyhow::Result<()> {
-    let namespace = namespace
-        .or_else(|| std::env::var("POD_NAMESPACE").ok())
-        .unwrap_or_else(|| "default".to_owned());
-    let identity = std::env::var("POD_NAME")
-        .unwrap_or_else(|_| format!("igz-operator-{}", uuid::Uuid::new_v4()));
-    let manager = kube_lease_manager::LeaseManagerBuilder::new(kube.clone(), "igz-operator")
-        .with_namespace(&namespace)
-        .with_identity(&identity)
-        .build()
-        .await
-        .context("cannot set up leader election")?;
-    let (mut leader, lease_task) = manager.watch().await;
-    let mut shutdown = std::pin::pin!(shutdown_signal());
-    tracing::info!(%namespace, %identity, "waiting for the igz-operator Lease");
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            changed = leader.changed() => if changed.is_err() { bail!("leader election stopped") },
-        }
-        if !*leader.borrow_and_update() {
-            continue;
-        }
-        tracing::info!("acquired the Lease; reconciling");
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let mut task = tokio::spawn(controller::run(
-            kube.clone(),
-            mgmt.clone(),
-            settings.clone(),
-            metrics.clone(),
-            async move {
-                let _ = stop_rx.await;
-            },
-            on_ready.clone(),
-        ));
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => {
-                    let _ = stop_tx.send(());
-                    let _ = (&mut task).await;
-                    drop(leader);
-                    let _ = lease_task.await;
-                    return Ok(());
-                }
-                changed = leader.changed() => {
-                    if changed.is_err() || !*leader.borrow_and_update() {
-                        tracing::warn!("lost the Lease; stopping reconciles at once");
-                        task.abort();
-                        break;
-                    }
-                }
-                _ = &mut task => bail!("the controller stopped unexpectedly"),
-            }
-        }
-    }
-    drop(leader);
-    let _ = lease_task.await;
-    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -1,0 +1,121 @@
+//! Leader election on the real control plane: of two replicas only the Lease holder reconciles;
+//! when it shuts down it releases the Lease and the other takes over.
+
+mod support;
+
+use std::time::Duration;
+
+use igz_operator::controller::{self, ReconcileMetrics, Settings};
+use igz_operator::leader::{LeaseSettings, run_while_leader};
+use k8s_openapi::api::events::v1::Event;
+use kube::Api;
+use kube::api::ListParams;
+use serde_json::json;
+use support::operator::{ACCESS_KEY, Harness, fast_timing, platform_client};
+use tokio::sync::oneshot;
+
+fn replica(
+    h: &Harness,
+    identity: &'static str,
+) -> (
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let (shutdown, on_shutdown) = oneshot::channel::<()>();
+    let lease = LeaseSettings {
+        namespace: h.ns.clone(),
+        name: "igz-operator".into(),
+        identity: identity.into(),
+        duration_seconds: 3,
+        grace_seconds: 1,
+    };
+    let settings = Settings {
+        namespaces: vec![h.ns.clone()],
+        concurrency: 2,
+        timing: fast_timing(),
+        snapshot_ttl: Duration::from_millis(300),
+        instance: Some(identity.into()),
+    };
+    let (kube, mgmt) = (
+        h.client.clone(),
+        platform_client(&h.emulator.base_url(), ACCESS_KEY),
+    );
+    let task = tokio::spawn(run_while_leader(
+        kube.clone(),
+        lease,
+        async move {
+            let _ = on_shutdown.await;
+        },
+        move |stop| {
+            controller::run(
+                kube.clone(),
+                mgmt.clone(),
+                settings.clone(),
+                ReconcileMetrics::default(),
+                async move {
+                    let _ = stop.await;
+                },
+                || {},
+            )
+        },
+    ));
+    (shutdown, task)
+}
+
+/// The reporting instances of the Events about one Group.
+async fn reporters(h: &Harness, name: &str) -> Vec<String> {
+    let events: Api<Event> = Api::namespaced(h.client.clone(), &h.ns);
+    let mut who: Vec<String> = events
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .filter_map(|e| e.reporting_instance)
+        .collect();
+    who.sort();
+    who.dedup();
+    who
+}
+
+#[tokio::test]
+async fn only_the_lease_holder_reconciles_and_a_released_lease_fails_over() {
+    let h = Harness::without_operator("e2e-leader", &["alice"], &[]).await;
+    let (stop_a, task_a) = replica(&h, "replica-a");
+    let (stop_b, task_b) = replica(&h, "replica-b");
+
+    h.apply("one", json!({"members": ["alice"]})).await.unwrap();
+    h.wait_ready("one").await;
+    h.wait_event("one", "Created").await;
+    let first = reporters(&h, "one").await;
+    assert_eq!(first.len(), 1, "exactly one replica reconciled: {first:?}");
+
+    // The leader shuts down and releases the Lease; the other replica takes over.
+    let (stop_leader, leader_task, stop_other, other_task) = if first[0] == "replica-a" {
+        (stop_a, task_a, stop_b, task_b)
+    } else {
+        (stop_b, task_b, stop_a, task_a)
+    };
+    let _ = stop_leader.send(());
+    tokio::time::timeout(Duration::from_secs(20), leader_task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+
+    h.apply("two", json!({"members": ["alice"]})).await.unwrap();
+    h.wait_ready("two").await;
+    h.wait_event("two", "Created").await;
+    let second = reporters(&h, "two").await;
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_ne!(second, first, "the other replica took over");
+
+    let _ = stop_other.send(());
+    tokio::time::timeout(Duration::from_secs(20), other_task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    h.stop().await;
+}
