@@ -2,7 +2,7 @@
 //! shared platform picture. Every call is idempotent, so a retry after a failure is safe.
 
 use super::error::Error;
-use super::snapshot::{Snapshot, to_mgmt_role};
+use super::snapshot::Snapshot;
 use crate::mgmt::{GroupPatch, MgmtClient, NewGroup};
 use crate::plan::Action;
 
@@ -75,7 +75,7 @@ pub async fn execute(
         }
         Action::SetProjectRole { project, role } => {
             let group_id = id();
-            mgmt.set_group_project_role(project, &group_id, Some(to_mgmt_role(*role)))
+            mgmt.set_group_project_role(project, &group_id, Some(*role))
                 .await
                 .map_err(failed)?;
             snapshot

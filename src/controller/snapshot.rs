@@ -93,7 +93,7 @@ impl PlatformView {
             project_roles: self
                 .projects
                 .values()
-                .filter_map(|p| Some((p.name.clone(), to_crd_role(p.group_role(&group.id)?))))
+                .filter_map(|p| Some((p.name.clone(), p.group_role(&group.id)?)))
                 .collect(),
         }
     }
@@ -133,7 +133,7 @@ impl PlatformView {
         };
         for binding in &mut project.roles {
             binding.group_ids.retain(|id| id != group_id);
-            if Some(to_crd_role(binding.role)) == role {
+            if Some(binding.role) == role {
                 binding.group_ids.push(group_id.to_owned());
             }
         }
@@ -146,22 +146,6 @@ impl PlatformView {
                 binding.group_ids.retain(|id| id != group_id);
             }
         }
-    }
-}
-
-pub fn to_crd_role(role: mgmt::ProjectRole) -> ProjectRole {
-    match role {
-        mgmt::ProjectRole::Admin => ProjectRole::Admin,
-        mgmt::ProjectRole::Editor => ProjectRole::Editor,
-        mgmt::ProjectRole::Viewer => ProjectRole::Viewer,
-    }
-}
-
-pub fn to_mgmt_role(role: ProjectRole) -> mgmt::ProjectRole {
-    match role {
-        ProjectRole::Admin => mgmt::ProjectRole::Admin,
-        ProjectRole::Editor => mgmt::ProjectRole::Editor,
-        ProjectRole::Viewer => mgmt::ProjectRole::Viewer,
     }
 }
 

@@ -140,35 +140,9 @@ pub struct ProjectRoleBinding {
     pub role: ProjectRole,
 }
 
-/// A project role on the platform.
-#[derive(
-    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema,
-)]
-pub enum ProjectRole {
-    Admin,
-    Editor,
-    Viewer,
-}
-
-impl ProjectRole {
-    /// Every role, in the platform's order.
-    pub const ALL: [ProjectRole; 3] =
-        [ProjectRole::Admin, ProjectRole::Editor, ProjectRole::Viewer];
-
-    /// The role's name on the platform (the `name` of its project_authorization_role).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProjectRole::Admin => "Admin",
-            ProjectRole::Editor => "Editor",
-            ProjectRole::Viewer => "Viewer",
-        }
-    }
-
-    /// Parses a platform role name; `None` for names this operator does not manage.
-    pub fn from_platform(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == name)
-    }
-}
+/// A project role on the platform (Admin, Editor or Viewer): the same type the management
+/// client speaks, so the spec, the planner and the client cannot disagree.
+pub use crate::mgmt::ProjectRole;
 
 /// See GroupSpec::members_policy.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]

@@ -76,7 +76,7 @@ pub struct ProjectRoleBinding {
     pub group_ids: Vec<String>,
 }
 
-/// A project authorization role; ordered from strongest to weakest.
+/// A project role on the platform.
 #[derive(
     Debug,
     Clone,
@@ -91,6 +91,7 @@ pub struct ProjectRoleBinding {
     schemars::JsonSchema,
 )]
 pub enum ProjectRole {
+    // Strongest first: `Project::group_role` relies on this order.
     Admin,
     Editor,
     Viewer,

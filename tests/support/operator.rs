@@ -56,6 +56,11 @@ pub async fn install_crd(client: &Client) {
 /// A client of the emulator for the test's own checks and out-of-band changes (not the
 /// operator's client: it shares no cache or locks with it).
 pub fn platform_client(base_url: &str, key: &str) -> MgmtClient {
+    mgmt_client(base_url, key, 20, Duration::from_secs(20))
+}
+
+/// A management client with fast retries: `attempts` per request within `budget`.
+fn mgmt_client(base_url: &str, key: &str, attempts: u32, budget: Duration) -> MgmtClient {
     let mut config = MgmtConfig::new(
         base_url.parse().expect("emulator url"),
         Credentials::AccessKey {
@@ -64,13 +69,15 @@ pub fn platform_client(base_url: &str, key: &str) -> MgmtClient {
         },
     );
     config.retry = RetryPolicy {
-        max_attempts: 20,
+        max_attempts: attempts,
         min_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(200),
-        max_total_delay: Duration::from_secs(20),
+        max_total_delay: budget,
         max_retry_after: Duration::from_millis(200),
     };
-    MgmtClient::new(config).expect("platform client")
+    config.job_polling.min_interval = Duration::from_millis(20);
+    config.job_polling.max_interval = Duration::from_millis(100);
+    MgmtClient::new(config).expect("management client")
 }
 
 pub fn user(name: &str) -> SeedUser {
@@ -95,23 +102,8 @@ pub struct Operator {
 impl Operator {
     /// Starts the controller for one namespace against `base_url` with `key`.
     pub fn start(client: &Client, ns: &str, base_url: &str, key: &str) -> Self {
-        let mut config = MgmtConfig::new(
-            base_url.parse().expect("emulator url"),
-            Credentials::AccessKey {
-                username: None,
-                key: key.to_owned().into(),
-            },
-        );
-        config.retry = RetryPolicy {
-            max_attempts: 3,
-            min_delay: Duration::from_millis(20),
-            max_delay: Duration::from_millis(100),
-            max_total_delay: Duration::from_secs(1),
-            max_retry_after: Duration::from_millis(100),
-        };
-        config.job_polling.min_interval = Duration::from_millis(20);
-        config.job_polling.max_interval = Duration::from_millis(100);
-        let mgmt = MgmtClient::new(config).expect("operator's mgmt client");
+        // Few quick retries: failures must reach the reconcile's own backoff and status.
+        let mgmt = mgmt_client(base_url, key, 3, Duration::from_secs(1));
         let settings = Settings {
             namespaces: vec![ns.to_owned()],
             concurrency: 4,
