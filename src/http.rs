@@ -87,3 +87,62 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         (StatusCode::SERVICE_UNAVAILABLE, "caches not synced yet")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::ReconcileMetrics;
+    use crate::mgmt::MgmtMetrics;
+
+    #[tokio::test]
+    async fn serves_metrics_and_probes() {
+        let mut registry = Registry::default();
+        MgmtMetrics::default().register(&mut registry);
+        let reconciles = ReconcileMetrics::default();
+        reconciles.register(&mut registry);
+        reconciles.observe("success", "None", 0.1);
+        let health = Arc::new(Health::default());
+        let (addr, server) = serve(
+            "127.0.0.1:0".parse().unwrap(),
+            Arc::new(registry),
+            health.clone(),
+        )
+        .await
+        .unwrap();
+        let get = |path: &'static str| async move {
+            let resp = reqwest::get(format!("http://{addr}{path}")).await.unwrap();
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        };
+
+        let (status, body) = get("/metrics").await;
+        assert_eq!(status, 200);
+        assert!(
+            body.contains("igz_operator_reconciles_total{outcome=\"success\",reason=\"None\"} 1"),
+            "{body}"
+        );
+        assert!(body.contains("igz_mgmt_relogins_total 0"), "{body}");
+        assert_eq!(get("/healthz").await.0, 200);
+        assert_eq!(
+            get("/readyz").await.0,
+            503,
+            "not ready before the caches sync"
+        );
+        health.set_ready(true);
+        assert_eq!(get("/readyz").await.0, 200);
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_taken_port_fails_with_the_flag_name() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let err = serve(
+            addr,
+            Arc::new(Registry::default()),
+            Arc::new(Health::default()),
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("--metrics-addr"), "{err}");
+    }
+}

@@ -183,7 +183,8 @@ async fn execute_plan(
                 status.group_id = Some(id.clone());
                 write_status(api, group, status).await?;
                 group_id = Some(id);
-                if creating {
+                // The id is recorded: a pending create (ours, or the lost one just adopted) is over.
+                if group.annotations().contains_key(CREATE_PENDING_ANNOTATION) {
                     set_create_pending(api, group, false).await?;
                 }
             }
