@@ -100,3 +100,9 @@ curl -fsS "$EMULATOR_URL/__emulator/state" | python3 "$ROOT/hack/platform-view.p
 
 step "recent Events"
 kubectl get events -n "$NAMESPACE" --sort-by=.metadata.creationTimestamp 2>/dev/null | tail -n 15
+
+[[ -n $KEEP ]] && exit 0
+
+step "deleting the Groups: the finalizer cleans up the platform (legacy-analysts is Orphan: kept)"
+kubectl delete groups --all -n "$NAMESPACE" --timeout=60s >&2
+curl -fsS "$EMULATOR_URL/__emulator/state" | python3 "$ROOT/hack/platform-view.py"
