@@ -138,6 +138,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let ready = health.clone();
     let on_ready = move || ready.set_ready(true);
+    if args.leader_elect {
+        // A standby is ready too: it is healthy and takes over when the Lease frees up, and
+        // rolling updates must not wait for a pod that cannot hold the Lease yet.
+        health.set_ready(true);
+    }
     if !args.leader_elect {
         controller::run(
             kube,

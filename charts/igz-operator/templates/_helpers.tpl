@@ -1,0 +1,63 @@
+{{/* Chart name. */}}
+{{- define "igz-operator.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name: the release name, prefixed with the chart name unless it already contains it. */}}
+{{- define "igz-operator.fullname" -}}
+{{- if contains .Chart.Name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{- define "igz-operator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "igz-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "igz-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "igz-operator.labels" -}}
+helm.sh/chart: {{ include "igz-operator.chart" . }}
+{{ include "igz-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "igz-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "igz-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Leader election: on when asked, and always with more than one replica. */}}
+{{- define "igz-operator.leaderElect" -}}
+{{- if or .Values.leaderElection.enabled (gt (int .Values.replicaCount) 1) }}true{{ end }}
+{{- end }}
+
+{{/*
+What the controller does to Group resources and Events, and nothing else (verified against the
+code by tests/rbac.rs on a real kube-apiserver):
+- groups list/watch: the controller's watch (and the start-up check, a list_metadata).
+- groups patch: adding/removing the finalizer (JSON patch) and the create-pending annotation.
+- groups/status patch: status is written by server-side apply on the status subresource.
+- events.k8s.io events create/patch: kube-runtime's Recorder creates Events and patches a
+  repeated Event's series.
+*/}}
+{{- define "igz-operator.controllerRules" -}}
+- apiGroups: ["igz-operator.io"]
+  resources: ["groups"]
+  verbs: ["list", "watch", "patch"]
+- apiGroups: ["igz-operator.io"]
+  resources: ["groups/status"]
+  verbs: ["patch"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
