@@ -133,7 +133,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         namespaces: args.watch_namespaces.clone(),
         concurrency: args.concurrency.max(1),
         timing: Timing::new(args.resync_interval),
-        snapshot_ttl: args.resync_interval.min(Duration::from_secs(20)),
+        // Short enough that users and projects created on the platform are seen within ~30 s.
+        snapshot_ttl: args.resync_interval.min(Duration::from_secs(15)),
         instance: std::env::var("POD_NAME").ok(),
     };
     let ready = health.clone();

@@ -35,7 +35,7 @@ impl Timing {
     pub fn new(resync_interval: Duration) -> Self {
         Self {
             resync_interval,
-            missing_retry: resync_interval.min(Duration::from_secs(30)),
+            missing_retry: resync_interval.min(Duration::from_secs(15)),
             blocked_retry: resync_interval.min(Duration::from_secs(60)),
             error_backoff_min: Duration::from_secs(1),
             error_backoff_max: Duration::from_secs(300),
