@@ -11,7 +11,7 @@ use support::operator::{Harness, condition};
 async fn create_update_and_delete_a_group() {
     let h = Harness::start(
         "e2e-crud",
-        &["alice", "bob", "carol"],
+        &["alice", "bob", "carol", "dave"],
         &["default", "analytics"],
     )
     .await;
@@ -51,7 +51,7 @@ async fn create_update_and_delete_a_group() {
         "team",
         json!({
             "description": "The team",
-            "members": ["bob", "carol"],
+            "members": ["bob", "carol", "dave"],
             "assignedPolicies": ["Data", "Developer"],
             "projectRoles": [
                 {"project": "default", "role": "Viewer"},
@@ -68,7 +68,7 @@ async fn create_update_and_delete_a_group() {
     })
     .await;
     let platform = h.platform_group("team").await.unwrap();
-    assert_eq!(h.member_names(&platform).await, ["bob", "carol"]);
+    assert_eq!(h.member_names(&platform).await, ["bob", "carol", "dave"]);
     assert_eq!(
         h.roles_of(&platform.id).await,
         ["analytics=Admin", "default=Viewer"]
@@ -79,6 +79,13 @@ async fn create_update_and_delete_a_group() {
     for reason in ["MemberAdded", "MemberRemoved", "RoleSet", "Updated"] {
         h.wait_event("team", reason).await;
     }
+    // Each change is its own Event, even with the same reason.
+    let added = h.event_notes("team", "MemberAdded").await;
+    assert!(
+        added.contains(&"Added member carol.".to_string())
+            && added.contains(&"Added member dave.".to_string()),
+        "{added:?}"
+    );
 
     // Delete: roles removed, group deleted, finalizer released.
     h.delete("team").await;

@@ -1,19 +1,36 @@
 //! Kubernetes Events (events.k8s.io) for every platform change and every failure, in plain
 //! sentences. Publishing is best effort: a lost Event must never fail a reconcile.
 
-use kube::Resource;
-use kube::runtime::events::{Event, EventType, Recorder};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Client, Resource, ResourceExt};
 
 use crate::crd::Group;
 use crate::plan::Action;
 
+/// How long a repeat of the same sentence still joins the earlier Event's series.
+const SERIES_WINDOW: Duration = Duration::from_secs(300);
+
 pub struct Events {
-    recorder: Recorder,
+    client: Client,
+    reporter: Reporter,
+    /// kube's Recorder folds every Event with the same reason into one series for minutes,
+    /// keeping the first note: "Added member bob" would be counted as a repeat of "Added member
+    /// alice". One Recorder per distinct (object, reason, note) keeps each different sentence its
+    /// own Event, while true repeats (the same failure again) still become a series.
+    recorders: Mutex<HashMap<(String, String, String), (Recorder, Instant)>>,
 }
 
 impl Events {
-    pub fn new(recorder: Recorder) -> Self {
-        Self { recorder }
+    pub fn new(client: Client, reporter: Reporter) -> Self {
+        Self {
+            client,
+            reporter,
+            recorders: Mutex::default(),
+        }
     }
 
     pub async fn normal(&self, group: &Group, reason: &str, note: String) {
@@ -31,17 +48,37 @@ impl Events {
     }
 
     async fn publish(&self, group: &Group, type_: EventType, reason: &str, note: String) {
+        // Events carry at most 1 kB of text.
+        let note = truncate(note, 1000);
+        let recorder = self.recorder_for(group, reason, &note);
         let event = Event {
             type_,
             reason: reason.to_owned(),
-            // Events carry at most 1 kB of text.
-            note: Some(truncate(note, 1000)),
+            note: Some(note),
             action: "Reconcile".to_owned(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&event, &group.object_ref(&())).await {
+        if let Err(e) = recorder.publish(&event, &group.object_ref(&())).await {
             tracing::warn!(error = %e, reason, "could not publish an Event");
         }
+    }
+
+    fn recorder_for(&self, group: &Group, reason: &str, note: &str) -> Recorder {
+        let mut recorders = self.recorders.lock().expect("recorders lock");
+        recorders.retain(|_, (_, used)| used.elapsed() < SERIES_WINDOW);
+        let key = (
+            group.uid().unwrap_or_default(),
+            reason.to_owned(),
+            note.to_owned(),
+        );
+        let (recorder, used) = recorders.entry(key).or_insert_with(|| {
+            (
+                Recorder::new(self.client.clone(), self.reporter.clone()),
+                Instant::now(),
+            )
+        });
+        *used = Instant::now();
+        recorder.clone()
     }
 }
 

@@ -24,7 +24,7 @@ pub use snapshot::{PlatformView, Snapshot};
 use std::time::Duration;
 
 use futures::StreamExt;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::utils::Predicate;
 use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
@@ -98,7 +98,7 @@ pub async fn run(
         mgmt.clone(),
         Snapshot::new(mgmt, settings.snapshot_ttl),
         stores.clone(),
-        Events::new(Recorder::new(kube, reporter)),
+        Events::new(kube, reporter),
         metrics,
         settings.timing.clone(),
     );

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use kube::ResourceExt;
 
 use super::snapshot::PlatformView;
-use crate::crd::{CREATE_PENDING_ANNOTATION, Group};
+use crate::crd::{CREATE_PENDING_ANNOTATION, Group, ProjectRoleState};
 use crate::plan::{Desired, Observed};
 
 pub fn observe(
@@ -55,5 +55,12 @@ pub fn observe(
         rival_owner,
         users,
         projects,
+        reported_missing_users: status.missing_users.iter().cloned().collect(),
+        reported_missing_projects: status
+            .project_roles
+            .iter()
+            .filter(|p| p.state == ProjectRoleState::ProjectNotFound)
+            .map(|p| p.project.clone())
+            .collect(),
     }
 }

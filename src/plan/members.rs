@@ -41,6 +41,7 @@ pub(super) fn plan(
     current_ids: &BTreeSet<String>,
     directory: &BTreeMap<String, String>,
     managed_before: &BTreeSet<String>,
+    reported_missing: &BTreeSet<String>,
 ) -> MemberPlan {
     let (found, missing) = resolve(&desired.members, directory);
     let username_of: BTreeMap<&String, &String> =
@@ -81,6 +82,8 @@ pub(super) fn plan(
     let drift =
         additions
             .iter()
+            // A user reported missing that now exists is the awaited pick-up, not drift.
+            .filter(|(username, _)| !reported_missing.contains(username))
             .map(|(username, _)| format!("member {username} was missing from the group"))
             .chain(removals.iter().map(|(username, _)| {
                 format!("{username} was added to the group outside Kubernetes")

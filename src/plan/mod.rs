@@ -99,6 +99,10 @@ pub struct Observed {
     pub users: BTreeMap<String, String>,
     /// Names of every existing platform project.
     pub projects: BTreeSet<String>,
+    /// Users and projects the last status reported missing: finding them now is the awaited
+    /// pick-up, not drift.
+    pub reported_missing_users: BTreeSet<String>,
+    pub reported_missing_projects: BTreeSet<String>,
 }
 
 impl Observed {
@@ -243,7 +247,12 @@ fn blocked(reason: Blocked, observed: &Observed) -> Plan {
 /// role in every existing desired project.
 fn create(desired: &Desired, observed: &Observed) -> Plan {
     let (found, missing_users) = members::resolve(&desired.members, &observed.users);
-    let roles = roles::plan(&desired.project_roles, &BTreeMap::new(), &observed.projects);
+    let roles = roles::plan(
+        &desired.project_roles,
+        &BTreeMap::new(),
+        &observed.projects,
+        &observed.reported_missing_projects,
+    );
     let mut actions = vec![Action::CreateGroup {
         name: desired.group_name.clone(),
         description: desired.description.clone(),
@@ -272,11 +281,13 @@ fn converge(desired: &Desired, observed: &Observed, group: &PlatformGroup) -> Pl
         &group.member_ids,
         &observed.users,
         &observed.managed_members,
+        &observed.reported_missing_users,
     );
     let roles = roles::plan(
         &desired.project_roles,
         &group.project_roles,
         &observed.projects,
+        &observed.reported_missing_projects,
     );
     let mut actions = Vec::new();
     actions.extend(attributes.update.map(Action::UpdateGroup));

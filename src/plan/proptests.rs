@@ -110,6 +110,7 @@ fn observed_state() -> impl Strategy<Value = Observed> {
         subset(&USERS),
         subset(&PROJECTS),
         proptest::option::weighted(0.1, Just("ns/rival".to_owned())),
+        (subset(&USERS), subset(&PROJECTS)),
     )
         .prop_map(
             |(
@@ -118,6 +119,7 @@ fn observed_state() -> impl Strategy<Value = Observed> {
                 managed,
                 projects,
                 rival,
+                (reported_missing_users, reported_missing_projects),
             )| {
                 let users: Vec<&str> = users.iter().map(String::as_str).collect();
                 let keep_existing_projects = |mut group: PlatformGroup| {
@@ -141,6 +143,8 @@ fn observed_state() -> impl Strategy<Value = Observed> {
                     rival_owner: rival,
                     users: directory(&users),
                     projects: projects.clone(),
+                    reported_missing_users,
+                    reported_missing_projects,
                 }
             },
         )

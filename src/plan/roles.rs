@@ -15,6 +15,7 @@ pub(super) fn plan(
     desired: &BTreeMap<String, ProjectRole>,
     current: &BTreeMap<String, ProjectRole>,
     projects: &BTreeSet<String>,
+    reported_missing: &BTreeSet<String>,
 ) -> RolePlan {
     let mut actions = Vec::new();
     let mut missing = Vec::new();
@@ -31,6 +32,8 @@ pub(super) fn plan(
                 "the group's role in project {project} was changed to {} outside Kubernetes",
                 held.as_str()
             )),
+            // A project reported missing that now exists is the awaited pick-up, not drift.
+            None if reported_missing.contains(project) => {}
             None => drift.push(format!(
                 "the group's role in project {project} was removed outside Kubernetes"
             )),

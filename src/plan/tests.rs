@@ -631,3 +631,24 @@ fn actions_read_as_plain_sentences() {
         "Set role Viewer in project p1"
     );
 }
+
+#[test]
+fn users_and_projects_reported_missing_that_appear_are_applied_without_drift() {
+    let mut observed = team_in_sync();
+    edit_group(&mut observed, |g| {
+        g.member_ids.remove("uid-bob");
+        g.project_roles.remove("p2");
+    });
+    observed.reported_missing_users = names(&["bob"]);
+    observed.reported_missing_projects = names(&["p2"]);
+    let plan = plan(&team(), &observed);
+    assert_eq!(
+        plan.actions,
+        vec![add("bob"), set_role("p2", ProjectRole::Viewer)]
+    );
+    assert!(
+        plan.drift.is_empty(),
+        "the awaited pick-up is not drift: {:?}",
+        plan.drift
+    );
+}

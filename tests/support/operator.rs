@@ -385,6 +385,21 @@ impl Harness {
             .collect()
     }
 
+    /// Notes of the Events about one Group with this reason.
+    pub async fn event_notes(&self, name: &str, reason: &str) -> Vec<String> {
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.ns);
+        let list = events
+            .list(&ListParams::default())
+            .await
+            .expect("list events");
+        list.items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .filter(|e| e.reason.as_deref() == Some(reason))
+            .filter_map(|e| e.note)
+            .collect()
+    }
+
     pub async fn wait_event(&self, name: &str, reason: &str) {
         for _ in 0..100 {
             if self.event_reasons(name).await.iter().any(|r| r == reason) {
