@@ -14,6 +14,9 @@ use crate::plan::Action;
 /// How long a repeat of the same sentence still joins the earlier Event's series.
 const SERIES_WINDOW: Duration = Duration::from_secs(300);
 
+/// (object uid, reason, note): what makes two Events the same Event.
+type SentenceKey = (String, String, String);
+
 pub struct Events {
     client: Client,
     reporter: Reporter,
@@ -21,7 +24,7 @@ pub struct Events {
     /// keeping the first note: "Added member bob" would be counted as a repeat of "Added member
     /// alice". One Recorder per distinct (object, reason, note) keeps each different sentence its
     /// own Event, while true repeats (the same failure again) still become a series.
-    recorders: Mutex<HashMap<(String, String, String), (Recorder, Instant)>>,
+    recorders: Mutex<HashMap<SentenceKey, (Recorder, Instant)>>,
 }
 
 impl Events {
