@@ -119,3 +119,64 @@ async fn only_the_lease_holder_reconciles_and_a_released_lease_fails_over() {
         .unwrap();
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_replica_that_loses_the_lease_stops_reconciling() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    use kube::api::{Patch, PatchParams};
+
+    let h = Harness::without_operator("e2e-lease-lost", &["alice"], &[]).await;
+    let (stop, task) = replica(&h, "replica-a");
+    h.apply("before", json!({"members": ["alice"]}))
+        .await
+        .unwrap();
+    h.wait_ready("before").await;
+
+    // Another replica takes the Lease and keeps renewing it (as a partitioned replica's
+    // successor would).
+    let leases: Api<Lease> = Api::namespaced(h.client.clone(), &h.ns);
+    let intruder = tokio::spawn(async move {
+        loop {
+            let now =
+                k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(jiff::Timestamp::now());
+            let held = json!({"spec": {
+                "holderIdentity": "intruder",
+                "leaseDurationSeconds": 120,
+                "renewTime": now,
+            }});
+            let _ = leases
+                .patch(
+                    "igz-operator",
+                    &PatchParams::default(),
+                    &Patch::Merge(&held),
+                )
+                .await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    });
+    // The replica notices at its next renewal (every duration - grace = 2 s).
+    tokio::time::sleep(Duration::from_secs(6)).await;
+
+    h.apply("after", json!({"members": ["alice"]}))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = h.groups.get("after").await.unwrap();
+    assert!(
+        after.status.is_none(),
+        "a replica without the Lease reconciled: {:?}",
+        after.status
+    );
+    assert!(
+        after.metadata.finalizers.is_none(),
+        "a replica without the Lease added the finalizer"
+    );
+
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(20), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    h.stop().await;
+}
