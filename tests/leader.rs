@@ -172,6 +172,7 @@ async fn a_replica_that_loses_the_lease_stops_reconciling() {
         "a replica without the Lease added the finalizer"
     );
 
+    intruder.abort();
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(20), task)
         .await
