@@ -125,6 +125,9 @@ async fn concurrent_role_writes_to_one_project_are_not_lost() {
         ));
     }
     let before = project(&client).await;
+    let transactions_before = env.stats().await["POST /api/async_transactions"]
+        .as_u64()
+        .unwrap_or(0);
 
     let writes = groups.iter().cloned().map(|(id, role)| {
         let client = client.clone();
@@ -141,6 +144,16 @@ async fn concurrent_role_writes_to_one_project_are_not_lost() {
     for (id, role) in &groups {
         assert_eq!(after.group_role(id), Some(*role), "group {id}");
     }
+    // Changes queued behind an in-flight transaction share the next one.
+    let transactions = env.stats().await["POST /api/async_transactions"]
+        .as_u64()
+        .unwrap_or(0)
+        - transactions_before;
+    assert!(
+        transactions < groups.len() as u64,
+        "{transactions} transactions for {} concurrent role changes",
+        groups.len()
+    );
     let owner_users = |p: &Project| {
         p.roles
             .iter()

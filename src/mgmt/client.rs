@@ -9,6 +9,7 @@ use backon::ExponentialBuilder;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use super::batch::RoleQueue;
 use super::config::{JobPolling, MgmtConfig};
 use super::error::MgmtError;
 use super::jsonapi::{Document, Resource, decode};
@@ -37,6 +38,8 @@ pub(crate) struct Inner {
     pub retry_backoff: ExponentialBuilder,
     /// Serializes read-modify-write of one project's roles.
     pub project_locks: KeyedLocks,
+    /// Role changes waiting for their project's next transaction.
+    pub role_queue: RoleQueue,
     /// Serializes read-modify-write of one user's groups.
     pub user_locks: KeyedLocks,
     notices: [AtomicBool; Notice::COUNT],
@@ -96,6 +99,7 @@ impl MgmtClient {
                 job_polling: cfg.job_polling,
                 retry_backoff,
                 project_locks: KeyedLocks::default(),
+                role_queue: RoleQueue::default(),
                 user_locks: KeyedLocks::default(),
                 notices: Default::default(),
             }),

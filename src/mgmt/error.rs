@@ -37,7 +37,7 @@ pub(crate) enum Retry {
 
 /// A management API failure. Its text never contains credentials: requests are described by
 /// method and route template, and response bodies are reduced to the server's error details.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{context}: {message}")]
 pub struct MgmtError {
     kind: ErrorKind,

@@ -3,6 +3,7 @@
 //! `projects`, `jobs`) each add their part of [`MgmtClient`].
 
 mod auth;
+mod batch;
 mod client;
 mod config;
 mod error;

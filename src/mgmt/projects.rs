@@ -6,6 +6,9 @@ use backon::Retryable as _;
 use futures::{StreamExt as _, TryStreamExt as _};
 use serde_json::{Value, json};
 
+use tokio::sync::oneshot;
+
+use super::batch::RoleChange;
 use super::client::{FALLBACK_CONCURRENCY, MgmtClient, Notice};
 use super::error::{ErrorKind, MgmtError};
 use super::jsonapi::{Document, Resource, decode_included};
@@ -83,29 +86,61 @@ impl MgmtClient {
 
     /// Gives the group `role` in the project (taking it out of the other two), or takes it out
     /// of every role when `role` is `None`. Other principals are left untouched. Waits for the
-    /// platform job; does nothing when the group already holds exactly that role.
+    /// platform job; does nothing when the group already holds exactly that role. Changes for
+    /// one project made at the same time share a transaction (see `batch`).
     pub async fn set_group_project_role(
         &self,
         project: &str,
         group_id: &str,
         role: Option<ProjectRole>,
     ) -> Result<(), MgmtError> {
-        // Held until the job finishes: the next writer must read the roles this one produced.
-        let _guard = self.inner.project_locks.lock(project).await;
-        // A transaction whose answer was lost is not resent blindly: the roles are read again
-        // and only what is still missing is written.
-        (|| self.role_round(project, group_id, role))
-            .retry(self.inner.retry_backoff)
-            .sleep(tokio::time::sleep)
-            .when(MgmtError::is_ambiguous)
-            .await
+        let (done, outcome) = oneshot::channel();
+        let group_id = group_id.to_owned();
+        self.inner.role_queue.push(
+            project,
+            RoleChange {
+                group_id,
+                role,
+                done,
+            },
+        );
+        {
+            // Held until the job finishes: the next writer must read the roles this one produced.
+            let _guard = self.inner.project_locks.lock(project).await;
+            let batch = self.inner.role_queue.take(project);
+            if !batch.is_empty() {
+                let changes: Vec<(&str, Option<ProjectRole>)> = batch
+                    .iter()
+                    .map(|c| (c.group_id.as_str(), c.role))
+                    .collect();
+                tracing::debug!(project, changes = changes.len(), "writing project roles");
+                // A transaction whose answer was lost is not resent blindly: the roles are read
+                // again and only what is still missing is written.
+                let result = (|| self.role_round(project, &changes))
+                    .retry(self.inner.retry_backoff)
+                    .sleep(tokio::time::sleep)
+                    .when(MgmtError::is_ambiguous)
+                    .await;
+                for change in batch {
+                    let _ = change.done.send(result.clone());
+                }
+            }
+        }
+        // Ours was sent by us or by an earlier lock holder; a dropped sender means that holder
+        // was cancelled before it finished.
+        outcome.await.unwrap_or_else(|_| {
+            Err(MgmtError::new(
+                ErrorKind::Unavailable,
+                "POST /api/async_transactions",
+                "the role change was abandoned before it completed",
+            ))
+        })
     }
 
     async fn role_round(
         &self,
         project: &str,
-        group_id: &str,
-        role: Option<ProjectRole>,
+        changes: &[(&str, Option<ProjectRole>)],
     ) -> Result<(), MgmtError> {
         let found = self.find_project(project).await?.ok_or_else(|| {
             MgmtError::new(
@@ -114,7 +149,7 @@ impl MgmtClient {
                 format!("project {project:?} does not exist"),
             )
         })?;
-        let updates = role_updates(&found, group_id, role)?;
+        let updates = batch_role_updates(&found, changes)?;
         if updates.is_empty() {
             return Ok(());
         }
@@ -217,6 +252,31 @@ fn role_updates(
     Ok(updates)
 }
 
+/// The roles whose group list must change for every `(group, role)` change to hold, applied in
+/// order, with their new group lists; every other principal is carried over unchanged.
+fn batch_role_updates(
+    project: &Project,
+    changes: &[(&str, Option<ProjectRole>)],
+) -> Result<Vec<ProjectRoleBinding>, MgmtError> {
+    let mut working = project.clone();
+    for &(group_id, role) in changes {
+        for changed in role_updates(&working, group_id, role)? {
+            if let Some(binding) = working
+                .roles
+                .iter_mut()
+                .find(|b| b.role_id == changed.role_id)
+            {
+                *binding = changed;
+            }
+        }
+    }
+    Ok(working
+        .roles
+        .into_iter()
+        .filter(|binding| !project.roles.contains(binding))
+        .collect())
+}
+
 /// The async transaction that rewrites the given roles of one project.
 fn transaction_body(project_id: &str, roles: &[ProjectRoleBinding]) -> Value {
     let linkage = |kind: &str, ids: &[String]| -> Vec<Value> {
@@ -272,6 +332,29 @@ mod tests {
                 binding(ProjectRole::Viewer, &["u2"], &[]),
             ],
         }
+    }
+
+    #[test]
+    fn a_batch_applies_every_change_in_one_set_of_role_updates() {
+        let changes = [
+            ("g1", Some(ProjectRole::Viewer)),
+            ("g2", Some(ProjectRole::Viewer)),
+            ("g-other", None),
+        ];
+        let updates = batch_role_updates(&project(), &changes).unwrap();
+        let by_role = |role| updates.iter().find(|b| b.role == role).unwrap();
+        assert_eq!(updates.len(), 3, "{updates:?}");
+        assert!(by_role(ProjectRole::Admin).group_ids.is_empty());
+        assert_eq!(by_role(ProjectRole::Admin).user_ids, vec!["u1"]);
+        assert!(by_role(ProjectRole::Editor).group_ids.is_empty());
+        assert_eq!(by_role(ProjectRole::Viewer).group_ids, vec!["g1", "g2"]);
+        assert_eq!(by_role(ProjectRole::Viewer).user_ids, vec!["u2"]);
+        // Nothing to change: no update at all.
+        let same = [
+            ("g1", Some(ProjectRole::Editor)),
+            ("g-other", Some(ProjectRole::Admin)),
+        ];
+        assert!(batch_role_updates(&project(), &same).unwrap().is_empty());
     }
 
     #[test]
