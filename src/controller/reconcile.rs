@@ -196,6 +196,7 @@ async fn execute_plan(
                 return Err(e);
             }
         }
+        tracing::info!(group = %ObjectRef::from_obj(&*group), "{action}");
         ctx.events.action_done(group, action).await;
     }
     Ok(group_id)
@@ -237,6 +238,7 @@ async fn cleanup(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Reque
         if let Err(e) = execute(&ctx.mgmt, &ctx.snapshot, group_id.as_deref(), action).await {
             return Err(report_failure(api, group, ctx, e, Stage::Deleting).await);
         }
+        tracing::info!(group = %ObjectRef::from_obj(&*group), "{action}");
         ctx.events.action_done(group, action).await;
     }
     Ok(Requeue::await_change())
