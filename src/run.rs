@@ -193,7 +193,12 @@ async fn check_crd_installed(kube: &Client, namespace: Option<&String>) -> anyho
         Err(kube::Error::Api(status)) if status.code == 404 => bail!(
             "the Group CRD (groups.igz-operator.io) is not installed: kubectl apply -f crds/groups.igz-operator.io.yaml"
         ),
-        Err(e) => Err(anyhow::anyhow!("cannot list Group resources: {e}")),
+        // Anything else may pass (API server restarting, RBAC still propagating): the watches
+        // retry with backoff, so starting is better than a crash loop.
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list Group resources yet; the watches will retry");
+            Ok(())
+        }
     }
 }
 
