@@ -80,6 +80,14 @@ pub struct RunArgs {
     #[arg(long, env = "IGZ_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: SocketAddr,
 
+    /// Timeout for connecting to the management API.
+    #[arg(long, env = "IGZ_MGMT_CONNECT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub mgmt_connect_timeout: Duration,
+
+    /// Timeout for one management API request (retried with backoff when safe).
+    #[arg(long, env = "IGZ_MGMT_REQUEST_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub mgmt_request_timeout: Duration,
+
     /// Management API requests per second allowed, shared by all reconciles.
     #[arg(long, env = "IGZ_MGMT_QPS", default_value_t = 20)]
     pub mgmt_qps: u32,

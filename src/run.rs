@@ -85,6 +85,8 @@ pub fn mgmt_config(
         );
     }
     config.insecure_skip_tls_verify = args.insecure_skip_tls_verify;
+    config.connect_timeout = args.mgmt_connect_timeout;
+    config.request_timeout = args.mgmt_request_timeout;
     config.rate_limit = RateLimit {
         qps: f64::from(args.mgmt_qps.max(1)),
         burst: NonZeroU32::new(args.mgmt_burst.max(1)).expect("at least 1"),
