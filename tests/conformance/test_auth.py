@@ -56,3 +56,21 @@ def test_wrong_password_is_refused(make_user):
     with pytest.raises(httpx.HTTPStatusError) as failure:
         session_client.login()
     assert failure.value.response.status_code == 401
+
+
+def test_user_self_is_the_logged_in_user(make_user):
+    user = make_user(password="Pa55word!")
+    logged_in = igz_mgmt.Client(endpoint=URL, username=user.username, password="Pa55word!")
+    try:
+        logged_in.login()
+        me = igz_mgmt.User.self(logged_in)
+        assert me.id == user.id
+        assert me.username == user.username
+    finally:
+        logged_in.close()
+
+
+def test_user_self_without_a_user_resource_is_not_found(client):
+    with pytest.raises(Exception) as raised:
+        igz_mgmt.User.self(client)
+    assert "404" in str(raised.value) and "has no user resource" in str(raised.value)

@@ -36,6 +36,7 @@ pub(crate) fn router(app: App) -> Router {
             get(sessions::version),
         )
         .route("/api/users", get(users::list).post(users::create))
+        .route("/api/self", get(users::current))
         .route(
             "/api/users/{id}",
             get(users::show).put(users::update).delete(users::delete),

@@ -1,5 +1,6 @@
 //! `/api/users`
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -7,9 +8,10 @@ use serde_json::json;
 
 use super::{list_route, respond, show_route, write_route};
 use crate::emulator::App;
+use crate::emulator::auth::Identity;
 use crate::emulator::jsonapi::{
-    ApiResult, linkage_many, linkage_one, opt_int, opt_string, opt_string_list, parse_request,
-    path_id, required_string,
+    ApiError, ApiResult, linkage_many, linkage_one, opt_int, opt_string, opt_string_list,
+    parse_request, path_id, required_string,
 };
 use crate::emulator::model::{NewUser, UserPatch};
 use crate::emulator::render::Kind;
@@ -32,6 +34,23 @@ pub async fn show(
     RawQuery(query): RawQuery,
 ) -> ApiResult {
     show_route(&app, Kind::User, &id, query.as_deref())
+}
+
+/// `GET /api/self`: the user behind the session (the vendor SDK's `User.self`). A bare access key
+/// belongs to no user resource here, so it answers 404 naming the session's username.
+pub async fn current(
+    State(app): State<App>,
+    Extension(identity): Extension<Identity>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    let id = app.with_model(|m| m.user_by_name(&identity.username).map(|u| u.id.to_string()));
+    match id {
+        Some(id) => show_route(&app, Kind::User, &id, query.as_deref()),
+        None => Err(ApiError::not_found(format!(
+            "the session's user {:?} has no user resource",
+            identity.username
+        ))),
+    }
 }
 
 pub async fn create(State(app): State<App>, body: Bytes) -> ApiResult {
