@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 
 use uuid::Uuid;
 
-use super::{Id, Model, ModelError, ModelResult, existing_ids, now_rfc3339, validate_policies};
+use super::{
+    Id, Model, ModelError, ModelResult, existing_ids, now_rfc3339, validate_name, validate_policies,
+};
 
 #[derive(Debug, Clone)]
 pub struct Group {
@@ -41,21 +43,6 @@ pub struct GroupPatch {
     pub members: Option<Vec<Id>>,
 }
 
-fn validate_group_name(name: &str) -> ModelResult<()> {
-    let valid = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
-    if valid {
-        Ok(())
-    } else {
-        Err(ModelError::bad_request(format!(
-            "invalid group name '{name}': 1-64 characters of letters, digits, '.', '_' or '-'"
-        )))
-    }
-}
-
 fn validate_gid(gid: i64) -> ModelResult<()> {
     if (0..=i64::from(u32::MAX)).contains(&gid) {
         Ok(())
@@ -68,7 +55,7 @@ fn validate_gid(gid: i64) -> ModelResult<()> {
 
 impl Model {
     pub fn create_group(&mut self, new: NewGroup) -> ModelResult<Id> {
-        validate_group_name(&new.name)?;
+        validate_name("group name", &new.name, 64)?;
         if self.group_by_name.contains_key(&new.name) {
             return Err(ModelError::conflict(format!(
                 "user group '{}' already exists",
@@ -125,7 +112,7 @@ impl Model {
             .get(&id)
             .ok_or_else(|| ModelError::not_found(format!("user group {id} not found")))?;
         if let Some(name) = &patch.name {
-            validate_group_name(name)?;
+            validate_name("group name", name, 64)?;
             if self
                 .group_by_name
                 .get(name)

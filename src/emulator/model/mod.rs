@@ -347,6 +347,22 @@ fn sorted_by_seq<'a, T>(items: impl Iterator<Item = &'a T>, seq: impl Fn(&T) -> 
 }
 
 /// Validates a list of tenant-management policy names.
+/// Names (usernames, group names): 1..=`max` letters, digits, '.', '_' or '-'.
+fn validate_name(what: &str, name: &str, max: usize) -> ModelResult<()> {
+    let valid = !name.is_empty()
+        && name.len() <= max
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+    if valid {
+        Ok(())
+    } else {
+        Err(ModelError::bad_request(format!(
+            "invalid {what} '{name}': 1-{max} characters of letters, digits, '.', '_' or '-'"
+        )))
+    }
+}
+
 fn validate_policies(policies: &[String]) -> ModelResult<()> {
     match policies
         .iter()

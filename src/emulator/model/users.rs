@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{
     ALL_USERS, Effect, Id, Model, ModelError, ModelResult, existing_ids, now_rfc3339,
-    validate_policies,
+    validate_name, validate_policies,
 };
 
 const AUTH_METHODS: [&str; 2] = ["password", "sso"];
@@ -79,21 +79,6 @@ pub struct UserPatch {
     pub primary_group: Option<Option<Id>>,
 }
 
-fn validate_username(name: &str) -> ModelResult<()> {
-    let valid = !name.is_empty()
-        && name.len() <= 32
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
-    if valid {
-        Ok(())
-    } else {
-        Err(ModelError::bad_request(format!(
-            "invalid username '{name}': 1-32 characters of letters, digits, '.', '_' or '-'"
-        )))
-    }
-}
-
 fn validate_one_of(field: &str, value: &str, allowed: &[&str]) -> ModelResult<()> {
     if allowed.contains(&value) {
         Ok(())
@@ -107,7 +92,7 @@ fn validate_one_of(field: &str, value: &str, allowed: &[&str]) -> ModelResult<()
 
 impl Model {
     pub fn create_user(&mut self, new: NewUser) -> ModelResult<Id> {
-        validate_username(&new.username)?;
+        validate_name("username", &new.username, 32)?;
         if self.user_by_name.contains_key(&new.username) {
             return Err(ModelError::conflict(format!(
                 "user '{}' already exists",
@@ -166,7 +151,7 @@ impl Model {
             .get(&id)
             .ok_or_else(|| ModelError::not_found(format!("user {id} not found")))?;
         if let Some(name) = &patch.username {
-            validate_username(name)?;
+            validate_name("username", name, 32)?;
             if self
                 .user_by_name
                 .get(name)
