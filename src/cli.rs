@@ -64,7 +64,8 @@ pub struct RunArgs {
     #[arg(long, env = "IGZ_RESYNC_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration)]
     pub resync_interval: Duration,
 
-    /// Maximum number of Group resources reconciled at the same time.
+    /// Maximum number of Group resources reconciled at the same time (per watched namespace when
+    /// --watch-namespace is given).
     #[arg(long, env = "IGZ_CONCURRENCY", default_value_t = 8)]
     pub concurrency: u16,
 

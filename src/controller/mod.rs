@@ -38,6 +38,7 @@ use crate::mgmt::MgmtClient;
 pub struct Settings {
     /// Namespaces to watch; empty = all.
     pub namespaces: Vec<String>,
+    /// Reconciles at the same time, per watch (one watch per namespace, or one for all).
     pub concurrency: u16,
     pub timing: Timing,
     /// How old the shared platform picture may get before a reconcile reads it again.
@@ -106,21 +107,16 @@ pub async fn run(
     let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
     let controllers = watches.into_iter().map(|w| {
         let reader = w.store.clone();
-        let wait_reader = reader.clone();
         let ctx = ctx.clone();
         let shutdown = shutdown.clone();
         let config = kube::runtime::controller::Config::default().concurrency(settings.concurrency);
-        async move {
-            // Cache sync is awaited here too, so readiness means "every namespace synced".
-            Controller::for_stream(w.stream, reader)
-                .with_config(config)
-                .graceful_shutdown_on(shutdown)
-                .run(reconcile::reconcile, reconcile::error_policy, ctx)
-                .for_each(|_| async {})
-                .await;
-            drop(wait_reader);
-        }
+        Controller::for_stream(w.stream, reader)
+            .with_config(config)
+            .graceful_shutdown_on(shutdown)
+            .run(reconcile::reconcile, reconcile::error_policy, ctx)
+            .for_each(|_| async {})
     });
+    // Ready once every watched namespace's cache has synced.
     let ready = async move {
         for store in &stores {
             if store.wait_until_ready().await.is_err() {
