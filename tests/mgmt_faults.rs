@@ -90,10 +90,12 @@ async fn converges_under_errors_and_dropped_answers() {
 
 #[tokio::test]
 async fn a_create_whose_answer_is_dropped_yields_exactly_one_group() {
+    // Enough creates that some answers are certainly dropped (0.65^40 < 1e-7 otherwise).
+    const CREATES: usize = 40;
     let env = start().await;
     let client = env.client();
     env.set_faults(json!({"drop_rate": 0.35})).await;
-    for i in 0..12 {
+    for i in 0..CREATES {
         let group = client
             .create_group(&new_group(&format!("dropped-{i}"), vec![]))
             .await
@@ -104,7 +106,7 @@ async fn a_create_whose_answer_is_dropped_yields_exactly_one_group() {
     assert!(stat(&stats, "dropped") > 0, "answers were dropped: {stats}");
     env.set_faults(json!({"drop_rate": 0.0})).await;
     let groups = client.list_groups().await.unwrap();
-    for i in 0..12 {
+    for i in 0..CREATES {
         let name = format!("dropped-{i}");
         assert_eq!(
             groups.iter().filter(|g| g.name == name).count(),
