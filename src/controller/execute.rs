@@ -7,8 +7,24 @@ use crate::mgmt::{GroupPatch, MgmtClient, NewGroup};
 use crate::plan::Action;
 
 /// Executes `action` on group `group_id` (unknown before the group is created). Returns the
-/// group's id when the action created or adopted it.
+/// group's id when the action created or adopted it. A failure that shows the shared picture
+/// was wrong (something in it vanished or already exists) makes the next reconcile re-read it.
 pub async fn execute(
+    mgmt: &MgmtClient,
+    snapshot: &Snapshot,
+    group_id: Option<&str>,
+    action: &Action,
+) -> Result<Option<String>, Error> {
+    let outcome = perform(mgmt, snapshot, group_id, action).await;
+    if let Err(e) = &outcome
+        && e.invalidates_snapshot()
+    {
+        snapshot.invalidate().await;
+    }
+    outcome
+}
+
+async fn perform(
     mgmt: &MgmtClient,
     snapshot: &Snapshot,
     group_id: Option<&str>,

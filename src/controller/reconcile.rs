@@ -175,25 +175,15 @@ async fn execute_plan(
         if creating {
             set_create_pending(api, group, true).await?;
         }
-        let outcome = execute(&ctx.mgmt, &ctx.snapshot, group_id.as_deref(), action).await;
-        match outcome {
-            Ok(Some(id)) => {
-                // Record the id before anything else: from now on the group is found by id only.
-                let mut status = status::with_verdict(group, &progress, &now());
-                status.group_id = Some(id.clone());
-                write_status(api, group, status).await?;
-                group_id = Some(id);
-                // The id is recorded: a pending create (ours, or the lost one just adopted) is over.
-                if group.annotations().contains_key(CREATE_PENDING_ANNOTATION) {
-                    set_create_pending(api, group, false).await?;
-                }
-            }
-            Ok(None) => {}
-            Err(e) => {
-                if e.invalidates_snapshot() {
-                    ctx.snapshot.invalidate().await;
-                }
-                return Err(e);
+        if let Some(id) = execute(&ctx.mgmt, &ctx.snapshot, group_id.as_deref(), action).await? {
+            // Record the id before anything else: from now on the group is found by id only.
+            let mut status = status::with_verdict(group, &progress, &now());
+            status.group_id = Some(id.clone());
+            write_status(api, group, status).await?;
+            group_id = Some(id);
+            // The id is recorded: a pending create (ours, or the lost one just adopted) is over.
+            if group.annotations().contains_key(CREATE_PENDING_ANNOTATION) {
+                set_create_pending(api, group, false).await?;
             }
         }
         tracing::info!(group = %ObjectRef::from_obj(&*group), "{action}");

@@ -7,7 +7,7 @@
 //! by recording our own successful writes. Staleness is safe: it can only make a plan do too
 //! much, and every write is idempotent (membership and role writes re-read what they change).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
@@ -66,20 +66,6 @@ impl PlatformView {
 
     pub fn project_exists(&self, name: &str) -> bool {
         self.projects.contains_key(name)
-    }
-
-    /// Usernames of a group's members; ids the user list does not know are left out.
-    pub fn member_usernames(&self, group_id: &str) -> BTreeSet<String> {
-        self.groups
-            .get(group_id)
-            .map(|g| {
-                g.member_ids
-                    .iter()
-                    .filter_map(|id| self.username(id))
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
     }
 
     fn platform_group(&self, group: &mgmt::Group) -> PlatformGroup {
