@@ -2,36 +2,14 @@
 //! error or a Debug print. Alone in its binary: tracing's per-callsite interest cache is global,
 //! and a capturing subscriber must not race tests that run without one.
 
+mod log_capture;
 mod mgmt_support;
-
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use igz_operator::mgmt::{Credentials, MgmtClient, NewGroup};
+use log_capture::Captured;
 use mgmt_support::{ACCESS_KEY, PASSWORD, access_key, login, start};
 use serde_json::json;
-
-/// A `MakeWriter` that appends every log line to a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 #[test]
 fn secrets_never_reach_logs_errors_or_debug_output() {
@@ -91,7 +69,7 @@ fn secrets_never_reach_logs_errors_or_debug_output() {
     });
     drop(runtime);
 
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let logs = captured.text();
     assert!(logs.contains("mgmt_request"), "request spans were captured");
     assert!(
         logs.contains("retrying") || logs.contains("no answer"),

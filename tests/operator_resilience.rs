@@ -2,32 +2,18 @@
 //! and drops 5% of answers: no duplicate groups, no lost or extra members, every role in place,
 //! and the access key in no log line, Event or status.
 
+mod log_capture;
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use igz_operator::crd::Group;
 use k8s_openapi::api::events::v1::Event;
 use kube::Api;
 use kube::api::ListParams;
+use log_capture::Captured;
 use serde_json::json;
 use support::operator::{ACCESS_KEY, Harness, condition};
-
-/// Collects every log line of the process (this test binary holds only this test).
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 const GROUPS: usize = 8;
 
@@ -46,10 +32,9 @@ fn spec(i: usize) -> serde_json::Value {
 #[tokio::test]
 async fn converges_exactly_under_30_percent_errors_and_5_percent_dropped_answers() {
     let logs = Captured::default();
-    let writer = logs.clone();
     tracing_subscriber::fmt()
         .with_env_filter("igz_operator=trace,kube=debug,reqwest=trace,hyper=debug")
-        .with_writer(move || writer.clone())
+        .with_writer(logs.clone())
         .with_ansi(false)
         .init();
 
@@ -154,7 +139,7 @@ async fn converges_exactly_under_30_percent_errors_and_5_percent_dropped_answers
     }
 
     // No secret anywhere a person or a log pipeline can read.
-    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let text = logs.text();
     assert!(!text.is_empty(), "logs were captured");
     assert!(
         !text.contains(ACCESS_KEY),
