@@ -109,6 +109,12 @@ impl Env {
         self.base.join(&format!("/__emulator/{path}")).unwrap()
     }
 
+    /// `GET /__emulator/{path}` as JSON.
+    async fn admin_json(&self, path: &str) -> Value {
+        let resp = self.admin.get(self.admin_url(path)).send().await.unwrap();
+        resp.json().await.unwrap()
+    }
+
     pub async fn set_faults(&self, faults: Value) {
         let resp = self
             .admin
@@ -125,14 +131,7 @@ impl Env {
     }
 
     pub async fn stats(&self) -> Value {
-        self.admin
-            .get(self.admin_url("stats"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.admin_json("stats").await
     }
 
     /// Requests the emulator received for one route, e.g. `POST /api/user_groups`.
@@ -142,14 +141,7 @@ impl Env {
     }
 
     pub async fn state(&self) -> Value {
-        self.admin
-            .get(self.admin_url("state"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.admin_json("state").await
     }
 
     pub async fn reset(&self) {
