@@ -7,15 +7,15 @@
 //! Targets (scale issue): <= 1.5 requests per group from scratch, <= 0.2 per group per resync.
 //! Knobs: BENCH_GROUPS (default 200).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::time::{Duration, Instant};
 
+use igz_emulator::{EmulatorConfig, Seed, SeedProject, SeedUser};
+use igz_mgmt::{Credentials, MgmtClient, MgmtConfig, RateLimit};
 use igz_operator::controller::{self, ReconcileMetrics, Settings, Timing};
 use igz_operator::crd::Group;
-use igz_operator::emulator::{self, EmulatorConfig, Seed};
-use igz_operator::mgmt::{Credentials, MgmtClient, MgmtConfig, RateLimit};
+use igz_testkit::emulator::Admin;
+use igz_testkit::envtest;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams};
 use serde_json::json;
@@ -35,16 +35,26 @@ struct Outcome {
     baseline_per_group: f64,
 }
 
-async fn requests_total(http: &reqwest::Client, base: &str) -> f64 {
-    let stats: serde_json::Value = http
-        .get(format!("{base}/__emulator/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    stats["requests_total"].as_f64().unwrap()
+async fn requests_total(admin: &Admin) -> f64 {
+    admin.stats().await.requests_total as f64
+}
+
+async fn install_crd(kube: &kube::Client) {
+    let crds: Api<CustomResourceDefinition> = Api::all(kube.clone());
+    crds.patch(
+        "groups.igz-operator.io",
+        &PatchParams::apply("igz-bench").force(),
+        &Patch::Apply(&igz_operator::crd::crd()),
+    )
+    .await
+    .unwrap();
+    kube::runtime::wait::await_condition(
+        crds,
+        "groups.igz-operator.io",
+        kube::runtime::conditions::is_crd_established(),
+    )
+    .await
+    .unwrap();
 }
 
 fn client(base: &str, qps: f64) -> MgmtClient {
@@ -63,16 +73,22 @@ fn client(base: &str, qps: f64) -> MgmtClient {
 }
 
 async fn run(profile: &Profile, groups: usize) -> Outcome {
-    let kube = support::admin_client().await;
-    support::operator::install_crd(&kube).await;
-    let ns = support::fresh_namespace(&kube, "bench").await;
+    let kube = envtest::admin_client().await;
+    install_crd(&kube).await;
+    let ns = envtest::fresh_namespace(&kube, "bench").await;
     let users = groups + 2;
     let seed = Seed {
         users: (0..users)
-            .map(|i| support::operator::user(&format!("u{i}")))
+            .map(|i| SeedUser {
+                username: format!("u{i}"),
+                ..Default::default()
+            })
             .collect(),
         projects: (0..10)
-            .map(|i| support::operator::project(&format!("p{i}")))
+            .map(|i| SeedProject {
+                name: format!("p{i}"),
+                ..Default::default()
+            })
             .collect(),
         groups: vec![],
     };
@@ -81,11 +97,9 @@ async fn run(profile: &Profile, groups: usize) -> Outcome {
         seed: Some(seed),
         ..Default::default()
     };
-    let emu = emulator::spawn(config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let emu = igz_testkit::emulator::start(config).await;
     let base = emu.base_url();
-    let http = reqwest::Client::new();
+    let admin = Admin::new(&base);
 
     let settings = Settings {
         namespaces: vec![ns.clone()],
@@ -107,7 +121,7 @@ async fn run(profile: &Profile, groups: usize) -> Outcome {
     ));
 
     let api: Api<Group> = Api::namespaced(kube.clone(), &ns);
-    let before = requests_total(&http, &base).await;
+    let before = requests_total(&admin).await;
     let started = Instant::now();
     for i in 0..groups {
         let mut spec =
@@ -147,11 +161,11 @@ async fn run(profile: &Profile, groups: usize) -> Outcome {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let converge_seconds = started.elapsed().as_secs_f64();
-    let converged = requests_total(&http, &base).await;
+    let converged = requests_total(&admin).await;
 
     // Idle: every group resyncs at least twice; nothing changed on the platform.
     tokio::time::sleep(RESYNC.mul_f64(2.6)).await;
-    let idle = requests_total(&http, &base).await;
+    let idle = requests_total(&admin).await;
     let resyncs = 2.0;
 
     // Baseline: one GET per group per resync, on the same platform.
@@ -164,11 +178,11 @@ async fn run(profile: &Profile, groups: usize) -> Outcome {
         .filter(|g| g.name.starts_with('g'))
         .map(|g| g.id)
         .collect();
-    let b0 = requests_total(&http, &base).await;
+    let b0 = requests_total(&admin).await;
     for id in &ids {
         naive.get_group(id).await.unwrap();
     }
-    let b1 = requests_total(&http, &base).await;
+    let b1 = requests_total(&admin).await;
 
     let _ = stop.send(());
     let _ = operator.await;

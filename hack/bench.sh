@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: runs every benchmark script in hack/bench.d/ in order.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
 shopt -s nullglob
 benches=(hack/bench.d/*.sh)
 if ((${#benches[@]} == 0)); then

@@ -6,7 +6,7 @@
 # Builds helm from Go modules once (hack/build-tools.sh helm, cached).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-cd "$(dirname "$0")/.."
+cd "$ROOT"
 
 update=false
 case "${1:-}" in

@@ -4,8 +4,8 @@
 # builds and starts the emulator on a free loopback port, runs pytest, stops the emulator.
 # Exit code: pytest's. Extra arguments go to pytest (e.g. -k groups -x).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-source hack/lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
 
 SDK_VERSION="0.4.2"
 VENV="${IGZ_VENV:-.venv}"
@@ -21,7 +21,6 @@ fi
 
 log "building igz-emulator"
 cargo build --quiet --bin igz-emulator
-BIN="${CARGO_TARGET_DIR:-target}/debug/igz-emulator"
 
 WORK="$(mktemp -d)"
 KEY="conformance-$(date +%s)-$$"
@@ -35,22 +34,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Port 0: the emulator picks a free port and prints it; no race with other suites.
-IGZ_EMULATOR_ACCESS_KEYS="$KEY" RUST_LOG="${RUST_LOG:-warn}" \
-  "$BIN" --listen 127.0.0.1:0 >"$WORK/out" 2>"$WORK/err" &
-EMU_PID=$!
-URL=""
-for _ in $(seq 1 100); do
-  URL="$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$WORK/out" | head -n1)"
-  [[ -n "$URL" ]] && break
-  kill -0 "$EMU_PID" 2>/dev/null || { cat "$WORK/err" >&2; die "igz-emulator exited early"; }
-  sleep 0.1
-done
-[[ -n "$URL" ]] || die "igz-emulator did not report its address"
+# Port 0: the emulator picks a free port; no race with other suites.
+IGZ_EMULATOR_ACCESS_KEYS="$KEY" RUST_LOG="${RUST_LOG:-warn}" start_emulator "$WORK/emulator.log"
+EMU_PID=$EMULATOR_PID
+URL=$EMULATOR_URL
 log "emulator at $URL"
 
 set +e
-IGZ_EMULATOR_URL="$URL" IGZ_EMULATOR_ACCESS_KEY="$KEY" IGZ_EMULATOR_BIN="$(pwd)/$BIN" \
+IGZ_EMULATOR_URL="$URL" IGZ_EMULATOR_ACCESS_KEY="$KEY" IGZ_EMULATOR_BIN="$BIN_DIR/igz-emulator" \
   "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/conformance "$@"
 rc=$?
 set -e

@@ -6,12 +6,11 @@
 # Keep it running for exploration: `make demo KEEP=1` (or hack/demo.sh --keep).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
 KEEP=${KEEP:-}
 [[ ${1:-} == --keep ]] && KEEP=1
-DEMO_DIR="$ROOT/target/demo"
+DEMO_DIR="$TARGET_DIR/demo"
 NAMESPACE=igz-demo
 ACCESS_KEY=demo-access-key
 rm -rf "$DEMO_DIR" && mkdir -p "$DEMO_DIR"
@@ -24,7 +23,7 @@ teardown() {
   if [[ -n $KEEP && $rc -eq 0 ]]; then
     step "left running (KEEP=1)"
     cat >&2 <<MSG
-  export KUBECONFIG=$ROOT/target/envtest/kubeconfig
+  export KUBECONFIG=$ENVTEST_KUBECONFIG
   kubectl get groups -A; kubectl describe group -n $NAMESPACE data-science
   curl -s $EMULATOR_URL/__emulator/state | python3 -m json.tool | less
   operator log: $DEMO_DIR/operator.log    emulator log: $DEMO_DIR/emulator.log
@@ -44,26 +43,17 @@ MSG
 trap teardown EXIT
 
 step "building igz-operator and igz-emulator"
-cargo build --quiet --bins
-BIN="$ROOT/target/debug"
+cargo build --quiet --bin igz-operator --bin igz-emulator
 
 step "starting the local control plane (etcd + kube-apiserver)"
-[[ -f target/envtest/kubeconfig ]] || envtest_started=true
+[[ -f $ENVTEST_KUBECONFIG ]] || envtest_started=true
 hack/envtest-up.sh >/dev/null
-export KUBECONFIG="$ROOT/target/envtest/kubeconfig"
+export KUBECONFIG="$ENVTEST_KUBECONFIG"
 kubectl version 2>/dev/null | grep -i server >&2
 
 step "starting the management API emulator (seed: hack/demo-seed.yaml)"
-"$BIN/igz-emulator" --listen 127.0.0.1:0 --access-key "$ACCESS_KEY" --seed hack/demo-seed.yaml \
-  --job-delay 300 >"$DEMO_DIR/emulator.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do
-  EMULATOR_URL=$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$DEMO_DIR/emulator.log" | head -n 1)
-  [[ -n $EMULATOR_URL ]] && break
-  kill -0 "${pids[0]}" 2>/dev/null || { cat "$DEMO_DIR/emulator.log" >&2; die "the emulator exited"; }
-  sleep 0.1
-done
-[[ -n ${EMULATOR_URL:-} ]] || die "the emulator did not start listening within 10s"
+start_emulator "$DEMO_DIR/emulator.log" --access-key "$ACCESS_KEY" --seed hack/demo-seed.yaml --job-delay 300
+pids+=("$EMULATOR_PID")
 log "emulator at $EMULATOR_URL"
 
 step "installing the Group CRD"
@@ -72,7 +62,7 @@ kubectl wait --for=condition=Established crd/groups.igz-operator.io --timeout=30
 
 step "starting the operator"
 printf '%s' "$ACCESS_KEY" >"$DEMO_DIR/access-key"
-"$BIN/igz-operator" run --mgmt-url "$EMULATOR_URL" --access-key-file "$DEMO_DIR/access-key" \
+"$BIN_DIR/igz-operator" run --mgmt-url "$EMULATOR_URL" --access-key-file "$DEMO_DIR/access-key" \
   --metrics-addr 127.0.0.1:0 --resync-interval 30s --watch-namespace "$NAMESPACE" \
   >"$DEMO_DIR/operator.log" 2>&1 &
 pids+=($!)

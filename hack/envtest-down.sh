@@ -3,8 +3,7 @@
 # removes their state. Harmless when nothing runs.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-STATE="${ENVTEST_DIR:-$ROOT/target/envtest}"
+STATE="$ENVTEST_DIR"
 
 if [[ ! -d "$STATE" ]]; then
   log "no control plane state in $STATE; nothing to stop"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts a real control plane for tests: etcd + kube-apiserver on free loopback ports, RBAC on,
 # a client-certificate admin, service-account token signing (TokenRequest works).
-# Writes the admin kubeconfig to target/envtest/kubeconfig. Idempotent: a healthy running
+# Writes the admin kubeconfig to $ENVTEST_KUBECONFIG (hack/lib.sh; target/envtest/kubeconfig by
+# default) and prints `export KUBECONFIG=<path>` on stdout. Idempotent: a healthy running
 # control plane is reused. Stop it with hack/envtest-down.sh (by PID, never by name).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -9,9 +10,8 @@ need openssl "install openssl (apt-get install openssl)"
 need curl "install curl (apt-get install curl)"
 need kubectl "install kubectl 1.27 or newer"
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-STATE="${ENVTEST_DIR:-$ROOT/target/envtest}"
-KUBECONFIG_OUT="$STATE/kubeconfig"
+STATE="$ENVTEST_DIR"
+KUBECONFIG_OUT="$ENVTEST_KUBECONFIG"
 READY_BUDGET=${ENVTEST_READY_SECONDS:-60}
 
 # Test binaries and make targets may call this concurrently: one start at a time.

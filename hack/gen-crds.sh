@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make crds`: regenerate the committed CRD YAML from the Rust types.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
 mkdir -p crds
 cargo run --quiet --bin igz-operator -- crd > crds/groups.igz-operator.io.yaml.tmp
 mv crds/groups.igz-operator.io.yaml.tmp crds/groups.igz-operator.io.yaml

@@ -1,14 +1,49 @@
 # Shared settings for hack/ scripts. Source it; do not run it.
-# Versions are pinned here and nowhere else; the cache is keyed by them.
+# The one place that knows versions and paths: scripts use these variables, and Rust tests ask
+# hack/paths.sh (which prints them). Versions are pinned here and nowhere else; the tool cache
+# is keyed by them.
 KUBE_VERSION="${KUBE_VERSION:-v1.33.13}"
 ETCD_VERSION="${ETCD_VERSION:-v3.5.21}"
 HELM_VERSION="${HELM_VERSION:-v3.19.5}"
 IGZ_CACHE="${IGZ_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/igz-operator}"
 TOOLS_BIN="$IGZ_CACHE/bin"
 
+# The repository, and cargo's target directory (CARGO_TARGET_DIR, made absolute, or target/).
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+[[ $TARGET_DIR == /* ]] || TARGET_DIR="$ROOT/$TARGET_DIR"
+# Binaries of `cargo build` (debug profile).
+BIN_DIR="$TARGET_DIR/debug"
+# The local control plane's state and admin kubeconfig (hack/envtest-up.sh).
+ENVTEST_DIR="${ENVTEST_DIR:-$TARGET_DIR/envtest}"
+[[ $ENVTEST_DIR == /* ]] || ENVTEST_DIR="$ROOT/$ENVTEST_DIR"
+ENVTEST_KUBECONFIG="$ENVTEST_DIR/kubeconfig"
+
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 need() {
   command -v "$1" >/dev/null 2>&1 || die "'$1' is not installed; $2"
+}
+
+# start_emulator LOGFILE ARGS...: starts bin/igz-emulator on a free loopback port in the
+# background, waits until it is listening and sets EMULATOR_PID and EMULATOR_URL. The emulator
+# writes its URL to a ready file once it accepts connections; nothing parses its output.
+start_emulator() {
+  local logfile=$1; shift
+  local ready
+  ready=$(mktemp -u "${TMPDIR:-/tmp}/igz-emulator-ready.XXXXXX")
+  "$BIN_DIR/igz-emulator" --listen 127.0.0.1:0 --ready-file "$ready" "$@" >"$logfile" 2>&1 &
+  EMULATOR_PID=$!
+  local i
+  for i in $(seq 1 200); do
+    if [[ -s $ready ]]; then
+      EMULATOR_URL=$(<"$ready")
+      rm -f "$ready"
+      return 0
+    fi
+    kill -0 "$EMULATOR_PID" 2>/dev/null || { cat "$logfile" >&2; die "igz-emulator exited during start"; }
+    sleep 0.05
+  done
+  die "igz-emulator did not become ready within 10s (log: $logfile)"
 }

@@ -3,7 +3,7 @@
 # none runs and stops it again at the end (a control plane you started yourself is left running).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-cd "$(dirname "$0")/.."
+cd "$ROOT"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
@@ -11,13 +11,14 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "unit tests"
-cargo test --locked --lib --bins
+step "unit tests and doc examples (every crate)"
+cargo test --workspace --locked --lib --bins
+cargo test --workspace --locked --doc
 
 started_here=false
-if [[ ! -f target/envtest/kubeconfig ]]; then
+if [[ ! -f $ENVTEST_KUBECONFIG ]]; then
   started_here=true
 fi
 cleanup() { if $started_here; then hack/envtest-down.sh || true; fi; }
@@ -26,8 +27,8 @@ trap cleanup EXIT
 step "local control plane (etcd + kube-apiserver)"
 hack/envtest-up.sh >/dev/null
 
-step "integration tests (real kube-apiserver, emulator)"
-cargo test --locked --test '*'
+step "integration tests (real kube-apiserver, emulator): one binary per crate"
+cargo test --workspace --locked --test '*'
 
 for suite in hack/test-suites.d/*.sh; do
   [[ -e $suite ]] || continue

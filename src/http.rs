@@ -92,7 +92,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 mod tests {
     use super::*;
     use crate::controller::ReconcileMetrics;
-    use crate::mgmt::MgmtMetrics;
+    use igz_mgmt::MgmtMetrics;
 
     #[tokio::test]
     async fn serves_metrics_and_probes() {

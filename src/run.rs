@@ -17,7 +17,9 @@ use crate::controller::{self, ReconcileMetrics, Settings, Timing};
 use crate::crd::Group;
 use crate::http::{self, Health};
 use crate::leader::{LeaseSettings, run_while_leader};
-use crate::mgmt::{Credentials, MgmtClient, MgmtConfig, MgmtMetrics, RateLimit, resolve_endpoint};
+use igz_mgmt::{
+    Credentials, MgmtClient, MgmtConfig, MgmtMetrics, Observer, RateLimit, resolve_endpoint,
+};
 
 /// Where the credentials came from, for the start-up line (never the secret itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,7 +93,8 @@ pub fn mgmt_config(
         qps: f64::from(args.mgmt_qps.max(1)),
         burst: NonZeroU32::new(args.mgmt_burst.max(1)).expect("at least 1"),
     };
-    config.metrics = metrics;
+    config.user_agent = concat!("igz-operator/", env!("CARGO_PKG_VERSION")).to_owned();
+    config.observer = Observer::new(metrics);
     Ok(config)
 }
 

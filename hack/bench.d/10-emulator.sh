@@ -1,3 +1,3 @@
 #!/usr/bin/env bash
-# Emulator throughput and memory (issue 3): GET/s against an axum baseline in the same run.
+# Emulator throughput and memory: GET/s against an axum baseline in the same run.
 exec "$(dirname "$0")/../bench-emulator.sh"

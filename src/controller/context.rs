@@ -15,7 +15,7 @@ use super::metrics::ReconcileMetrics;
 use super::rivals;
 use super::snapshot::Snapshot;
 use crate::crd::Group;
-use crate::mgmt::MgmtClient;
+use igz_mgmt::MgmtClient;
 
 /// Timing of requeues.
 #[derive(Debug, Clone)]

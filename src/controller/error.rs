@@ -1,7 +1,7 @@
 //! Reconcile failures, each mapped to a condition reason and a sentence a platform admin can act on.
 
 use crate::crd::Reason;
-use crate::mgmt::{ErrorKind, MgmtError};
+use igz_mgmt::{ErrorKind, MgmtError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

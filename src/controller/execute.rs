@@ -3,8 +3,8 @@
 
 use super::error::Error;
 use super::snapshot::Snapshot;
-use crate::mgmt::{GroupPatch, MgmtClient, NewGroup};
 use crate::plan::Action;
+use igz_mgmt::{MgmtClient, NewUserGroup, UserGroupPatch};
 
 /// Executes `action` on group `group_id` (unknown before the group is created). Returns the
 /// group's id when the action created or adopted it. A failure that shows the shared picture
@@ -40,7 +40,7 @@ async fn perform(
             assigned_policies,
             members,
         } => {
-            let new = NewGroup {
+            let new = NewUserGroup {
                 name: name.clone(),
                 description: description.clone(),
                 gid: *gid,
@@ -54,7 +54,7 @@ async fn perform(
         }
         Action::AdoptGroup { id, .. } => Ok(Some(id.clone())),
         Action::UpdateGroup(update) => {
-            let patch = GroupPatch {
+            let patch = UserGroupPatch {
                 name: update.name.clone(),
                 description: update.description.clone(),
                 gid: update.gid,
@@ -91,7 +91,7 @@ async fn perform(
         }
         Action::SetProjectRole { project, role } => {
             let group_id = id();
-            mgmt.set_group_project_role(project, &group_id, Some(*role))
+            mgmt.set_group_project_role(project, &group_id, Some((*role).into()))
                 .await
                 .map_err(failed)?;
             snapshot

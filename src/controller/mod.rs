@@ -5,6 +5,7 @@
 //! helpers; `execute` and `events` are the I/O edges.
 
 mod context;
+mod convert;
 mod error;
 mod events;
 mod execute;
@@ -31,7 +32,7 @@ use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
 use kube::{Api, Client};
 
 use crate::crd::Group;
-use crate::mgmt::MgmtClient;
+use igz_mgmt::MgmtClient;
 
 /// How the controller runs.
 #[derive(Debug, Clone)]

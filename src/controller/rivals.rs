@@ -1,6 +1,6 @@
 //! Which Group resource owns a platform group name when several name the same one.
 //!
-//! Rule (design.md): a resource whose status already holds a group id keeps it; otherwise the
+//! Rule: a resource whose status already holds a group id keeps it; otherwise the
 //! oldest resource wins. Ties on creation time fall back to namespace/name, so every replica and
 //! every reconcile agree without coordination.
 

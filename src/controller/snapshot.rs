@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
 use crate::crd::ProjectRole;
-use crate::mgmt::{self, MgmtClient, MgmtError};
 use crate::plan::PlatformGroup;
+use igz_mgmt::{self as mgmt, MgmtClient, MgmtError};
 
 /// Everything the planner needs to know about the platform, indexed for lookups.
 #[derive(Debug, Default, Clone)]
 pub struct PlatformView {
-    groups: HashMap<String, mgmt::Group>,
+    groups: HashMap<String, mgmt::UserGroup>,
     user_ids: HashMap<String, String>,
     usernames: HashMap<String, String>,
     /// Project name -> project.
@@ -28,7 +28,7 @@ pub struct PlatformView {
 
 impl PlatformView {
     pub fn new(
-        groups: Vec<mgmt::Group>,
+        groups: Vec<mgmt::UserGroup>,
         users: Vec<mgmt::User>,
         projects: Vec<mgmt::Project>,
     ) -> Self {
@@ -68,7 +68,7 @@ impl PlatformView {
         self.projects.contains_key(name)
     }
 
-    fn platform_group(&self, group: &mgmt::Group) -> PlatformGroup {
+    fn platform_group(&self, group: &mgmt::UserGroup) -> PlatformGroup {
         PlatformGroup {
             id: group.id.clone(),
             name: group.name.clone(),
@@ -79,18 +79,18 @@ impl PlatformView {
             project_roles: self
                 .projects
                 .values()
-                .filter_map(|p| Some((p.name.clone(), p.group_role(&group.id)?)))
+                .filter_map(|p| Some((p.name.clone(), p.group_role(&group.id)?.into())))
                 .collect(),
         }
     }
 
     // --- recording our own writes, so the next plan starts from what we just did ---
 
-    pub fn record_group(&mut self, group: mgmt::Group) {
+    pub fn record_group(&mut self, group: mgmt::UserGroup) {
         self.groups.insert(group.id.clone(), group);
     }
 
-    pub fn record_attributes(&mut self, updated: &mgmt::Group) {
+    pub fn record_attributes(&mut self, updated: &mgmt::UserGroup) {
         if let Some(group) = self.groups.get_mut(&updated.id) {
             group.name = updated.name.clone();
             group.description = updated.description.clone();
@@ -119,7 +119,7 @@ impl PlatformView {
         };
         for binding in &mut project.roles {
             binding.group_ids.retain(|id| id != group_id);
-            if Some(binding.role) == role {
+            if Some(ProjectRole::from(binding.role)) == role {
                 binding.group_ids.push(group_id.to_owned());
             }
         }

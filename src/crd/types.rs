@@ -140,9 +140,35 @@ pub struct ProjectRoleBinding {
     pub role: ProjectRole,
 }
 
-/// A project role on the platform (Admin, Editor or Viewer): the same type the management
-/// client speaks, so the spec, the planner and the client cannot disagree.
-pub use crate::mgmt::ProjectRole;
+/// A role of the group in a project. The controller maps it to the client's role at its edge.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema,
+)]
+pub enum ProjectRole {
+    // Strongest first.
+    Admin,
+    Editor,
+    Viewer,
+}
+
+impl ProjectRole {
+    pub const ALL: [ProjectRole; 3] =
+        [ProjectRole::Admin, ProjectRole::Editor, ProjectRole::Viewer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProjectRole::Admin => "Admin",
+            ProjectRole::Editor => "Editor",
+            ProjectRole::Viewer => "Viewer",
+        }
+    }
+}
+
+impl std::fmt::Display for ProjectRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// See GroupSpec::members_policy.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]

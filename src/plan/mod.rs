@@ -4,7 +4,7 @@
 //! executes the actions and writes status. Everything that decides *what* to change lives here,
 //! so it can be tested exhaustively (see the property tests).
 //!
-//! Identity rules (design.md): once created, a group is found by the id in status, never by name.
+//! Identity rules: once created, a group is found by the id in status, never by name.
 //! Before the first create a group with the desired name is adopted only when `adoptExisting` is
 //! set or a create of ours is pending (its answer was lost); otherwise the plan is blocked with
 //! `AlreadyExists`. A rival Group resource owning the name blocks the plan with `NameConflict`.

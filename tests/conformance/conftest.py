@@ -4,8 +4,8 @@ hack/conformance.sh starts the emulator and exports IGZ_EMULATOR_URL, IGZ_EMULAT
 IGZ_EMULATOR_BIN. Every test starts from a reset emulator.
 """
 import os
-import re
 import subprocess
+import time
 import uuid
 
 import httpx
@@ -69,23 +69,21 @@ def start_emulator(tmp_path):
 
     def _start(*flags):
         assert BIN, "IGZ_EMULATOR_BIN is not set"
-        out = tmp_path / f"emulator-{len(processes)}.out"
-        with open(out, "w") as sink:
-            proc = subprocess.Popen(
-                [BIN, "--listen", "127.0.0.1:0", "--access-key", ACCESS_KEY, *flags],
-                stdout=sink,
-                stderr=subprocess.DEVNULL,
-            )
+        ready = tmp_path / f"emulator-{len(processes)}.url"
+        proc = subprocess.Popen(
+            [BIN, "--listen", "127.0.0.1:0", "--access-key", ACCESS_KEY,
+             "--ready-file", str(ready), *flags],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         processes.append(proc)
-        for _ in range(100):
-            match = re.search(r"listening on (http://[0-9.:]+)", out.read_text())
-            if match:
-                return match.group(1)
+        # The emulator writes its URL to the ready file once it accepts connections.
+        for _ in range(200):
+            if ready.exists():
+                return ready.read_text().strip()
             assert proc.poll() is None, "emulator exited early"
-            import time
-
-            time.sleep(0.1)
-        raise AssertionError("emulator did not report its address")
+            time.sleep(0.05)
+        raise AssertionError("emulator did not become ready within 10s")
 
     yield _start
     for proc in processes:

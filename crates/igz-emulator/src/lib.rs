@@ -1,0 +1,167 @@
+//! `igz-emulator`: the Iguazio management API as the vendor's SDK sees it, in memory, with fault
+//! injection and request accounting for tests.
+//!
+//! Start it in-process with [`spawn`] (tests bind `127.0.0.1:0`) or run the `igz-emulator`
+//! binary. Admin routes live under `/__emulator/` (faults, stats, reset, state) and are never
+//! subject to faults or authentication.
+
+mod auth;
+mod faults;
+mod jsonapi;
+pub mod model;
+mod query;
+mod render;
+mod routes;
+mod seed;
+mod server;
+mod state;
+mod stats;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+pub use faults::{Fault, Faults, FaultsPatch, ScriptedFault};
+pub use seed::{Seed, SeedGroup, SeedProject, SeedUser};
+pub use server::RunningEmulator;
+pub use state::StateReport;
+pub use stats::{FaultCounts, StatsReport};
+
+use faults::FaultControl;
+use model::Model;
+use stats::Stats;
+
+/// Default version reported by the version probe.
+pub const DEFAULT_VERSION: &str = "3.6.0";
+
+/// How the emulator starts.
+#[derive(Clone)]
+pub struct EmulatorConfig {
+    /// Access keys accepted in the `session` cookie or Basic auth.
+    pub access_keys: Vec<String>,
+    /// Reported by session verification.
+    pub tenant_id: String,
+    /// How long jobs stay `in_progress` before they complete (0: complete at once).
+    pub job_delay: Duration,
+    /// Faults active from the start (and restored by `POST /__emulator/reset`).
+    pub faults: Faults,
+    /// Content created at start-up and after every reset.
+    pub seed: Option<Seed>,
+    /// Reported by the version probe (`data.attributes.external`).
+    pub version: String,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            access_keys: Vec::new(),
+            tenant_id: "b7c663b1-a8ee-49a9-ad62-ceae7e751ec8".to_owned(),
+            job_delay: Duration::ZERO,
+            faults: Faults::default(),
+            seed: None,
+            version: DEFAULT_VERSION.to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for EmulatorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorConfig")
+            .field(
+                "access_keys",
+                &format_args!("<{} redacted>", self.access_keys.len()),
+            )
+            .field("tenant_id", &self.tenant_id)
+            .field("job_delay", &self.job_delay)
+            .field("faults", &self.faults)
+            .field("seed", &self.seed)
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+/// Binds, spawns the server on the current tokio runtime, returns once it accepts connections.
+pub async fn spawn(config: EmulatorConfig, listen: SocketAddr) -> anyhow::Result<RunningEmulator> {
+    let app = App::new(config)?;
+    server::spawn(app, listen).await
+}
+
+/// Shared state of one emulator: the model behind its single lock, plus the knobs.
+#[derive(Clone)]
+pub(crate) struct App {
+    inner: Arc<AppInner>,
+}
+
+struct AppInner {
+    model: Mutex<Model>,
+    config: EmulatorConfig,
+    access_keys: HashSet<String>,
+    faults: FaultControl,
+    stats: Stats,
+}
+
+impl App {
+    fn new(config: EmulatorConfig) -> anyhow::Result<Self> {
+        config.faults.validate().map_err(anyhow::Error::msg)?;
+        let model = fresh_model(&config)?;
+        Ok(Self {
+            inner: Arc::new(AppInner {
+                model: Mutex::new(model),
+                access_keys: config
+                    .access_keys
+                    .iter()
+                    .filter(|k| !k.is_empty())
+                    .cloned()
+                    .collect(),
+                faults: FaultControl::new(config.faults.clone()),
+                stats: Stats::default(),
+                config,
+            }),
+        })
+    }
+
+    /// Runs `f` on the model under its lock, after completing the jobs that are due.
+    pub(crate) fn with_model<R>(&self, f: impl FnOnce(&mut Model) -> R) -> R {
+        let mut model = self.inner.model.lock();
+        model.advance(Instant::now());
+        f(&mut model)
+    }
+
+    pub(crate) fn config(&self) -> &EmulatorConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn is_access_key(&self, secret: &str) -> bool {
+        self.inner.access_keys.contains(secret)
+    }
+
+    pub(crate) fn faults(&self) -> &FaultControl {
+        &self.inner.faults
+    }
+
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.inner.stats
+    }
+
+    /// Back to the start-up state: seed content, start-up faults, zero counters.
+    pub(crate) fn reset(&self) -> anyhow::Result<()> {
+        let model = fresh_model(&self.inner.config)?;
+        *self.inner.model.lock() = model;
+        self.inner.faults.set(self.inner.config.faults.clone());
+        self.inner.stats.reset();
+        Ok(())
+    }
+}
+
+fn fresh_model(config: &EmulatorConfig) -> anyhow::Result<Model> {
+    let mut model = Model::new(config.job_delay);
+    if let Some(seed) = &config.seed {
+        seed.apply(&mut model)?;
+        // Seeded projects are ready from the start, whatever the job delay.
+        model.advance(Instant::now() + config.job_delay);
+    }
+    Ok(model)
+}

@@ -1,0 +1,237 @@
+//! The HTTP surface: `/api/*` (faults, accounting, authentication, then the handlers) and
+//! `/__emulator/*` (admin, none of the above).
+
+mod admin;
+mod groups;
+mod jobs;
+mod projects;
+mod sessions;
+mod users;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use super::App;
+use super::auth::{ACCESS_KEY_USERNAME, Identity, presented};
+use super::faults::Verdict;
+use super::jsonapi::{ApiError, error_response};
+use super::server::ConnectionKill;
+use super::stats::Injected;
+
+pub(crate) fn router(app: App) -> Router {
+    let api = Router::new()
+        .route("/api/sessions", post(sessions::login))
+        .route(
+            "/api/sessions/verifications/planes/{plane}/internal",
+            post(sessions::verify),
+        )
+        .route(
+            "/api/tunnel/{tunnel}/external_versions/{node}",
+            get(sessions::version),
+        )
+        .route("/api/users", get(users::list).post(users::create))
+        .route("/api/self", get(users::current))
+        .route(
+            "/api/users/{id}",
+            get(users::show).put(users::update).delete(users::delete),
+        )
+        .route("/api/user_groups", get(groups::list).post(groups::create))
+        .route(
+            "/api/user_groups/{id}",
+            get(groups::show).put(groups::update).delete(groups::delete),
+        )
+        .route(
+            "/api/projects",
+            get(projects::list)
+                .post(projects::create)
+                .delete(projects::delete_by_name),
+        )
+        .route(
+            "/api/projects/{id}",
+            get(projects::show)
+                .put(projects::update)
+                .delete(projects::delete),
+        )
+        .route(
+            "/api/project_authorization_roles",
+            get(projects::list_roles),
+        )
+        .route(
+            "/api/project_authorization_roles/{id}",
+            get(projects::show_role).put(projects::update_role),
+        )
+        .route("/api/async_transactions", post(projects::transaction))
+        .route("/api/jobs", get(jobs::list))
+        .route("/api/jobs/{id}", get(jobs::show))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(app.clone(), authenticate))
+        .layer(middleware::from_fn_with_state(app.clone(), inject_faults));
+    Router::new()
+        .nest("/__emulator", admin::router())
+        .merge(api)
+        .with_state(app)
+}
+
+/// `?a=b&c=d` as pairs; a malformed query never fails the request, it just yields less.
+pub(super) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// Answers a rendered document as JSON with `status`.
+pub(super) fn respond(status: StatusCode, doc: &serde_json::Value) -> Response {
+    super::jsonapi::json_response(status, doc)
+}
+
+async fn not_found() -> Response {
+    error_response(StatusCode::NOT_FOUND, "no such route")
+}
+
+async fn method_not_allowed() -> Response {
+    error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed on this route",
+    )
+}
+
+fn is_write(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+fn with_retry_after(status: StatusCode, seconds: u64, detail: &str) -> Response {
+    let mut response = error_response(status, detail);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
+/// Outermost `/api` layer: counts the request, then applies the active faults.
+async fn inject_faults(State(app): State<App>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("<unmatched>", MatchedPath::as_str)
+        .to_owned();
+    let route = format!("{method} {route}");
+    let (verdict, latency_ms) = app.faults().judge(&route);
+    app.stats().request(route);
+    if let Verdict::RateLimited(seconds) = verdict {
+        app.stats().injected(Injected::RateLimited);
+        return with_retry_after(
+            StatusCode::TOO_MANY_REQUESTS,
+            seconds,
+            "rate limit exceeded",
+        );
+    }
+    if latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(latency_ms)).await;
+    }
+    let drop = match verdict {
+        Verdict::Fail(status) => {
+            app.stats().injected(Injected::Error);
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            return with_retry_after(
+                status,
+                1,
+                "injected fault: service unavailable, retry later",
+            );
+        }
+        Verdict::Proceed { drop } => drop,
+        Verdict::RateLimited(_) => false,
+    };
+    let kill = request.extensions().get::<ConnectionKill>().cloned();
+    let response = next.run(request).await;
+    if is_write(&method) && response.status().is_success() {
+        app.stats().write();
+    }
+    match (drop, kill) {
+        (true, Some(ConnectionKill(kill))) => {
+            app.stats().injected(Injected::Dropped);
+            kill.cancel();
+            // The connection task drops this future together with the connection.
+            std::future::pending::<Response>().await
+        }
+        _ => response,
+    }
+}
+
+/// Every `/api` route except login needs a known access key or login session.
+async fn authenticate(State(app): State<App>, mut request: Request, next: Next) -> Response {
+    let is_login = request.method() == Method::POST && request.uri().path() == "/api/sessions";
+    if is_login {
+        return next.run(request).await;
+    }
+    let presented = presented(request.headers());
+    let identity = match (&presented.secret, &presented.basic_secret) {
+        (Some(secret), _) | (None, Some(secret)) if app.is_access_key(secret) => Some(Identity {
+            username: presented
+                .basic_username
+                .clone()
+                .unwrap_or_else(|| ACCESS_KEY_USERNAME.to_owned()),
+        }),
+        (Some(secret), _) => app
+            .with_model(|m| m.session_user(secret).map(str::to_owned))
+            .map(|username| Identity { username }),
+        _ => None,
+    };
+    match identity {
+        Some(identity) => {
+            request.extensions_mut().insert(identity);
+            next.run(request).await
+        }
+        None => ApiError::unauthorized().into_response(),
+    }
+}
+
+/// `GET /api/<kind>`: `candidates` narrows the ids (e.g. through a name index) before the generic
+/// filter, sort and paging run over the rendered resources.
+pub(super) fn list_route(
+    app: &App,
+    kind: super::render::Kind,
+    raw_query: Option<&str>,
+    candidates: impl FnOnce(&super::model::Model, &super::query::ListParams) -> Vec<super::model::Id>,
+) -> super::jsonapi::ApiResult {
+    let params = super::query::parse(kind, &query_pairs(raw_query))?;
+    let doc = app.with_model(|m| {
+        let ids = candidates(m, &params);
+        super::query::list(m, kind, &ids, &params)
+    });
+    Ok(respond(StatusCode::OK, &doc))
+}
+
+/// `GET /api/<kind>/{id}?include=...`
+pub(super) fn show_route(
+    app: &App,
+    kind: super::render::Kind,
+    raw_id: &str,
+    raw_query: Option<&str>,
+) -> super::jsonapi::ApiResult {
+    let id = super::jsonapi::path_id(raw_id, kind.type_name())?;
+    let includes = super::query::includes(&query_pairs(raw_query));
+    let doc = app.with_model(|m| super::render::single(m, kind, &id, &includes))?;
+    Ok(respond(StatusCode::OK, &doc))
+}
+
+/// A write that answers with the resource it touched, rendered without includes.
+pub(super) fn write_route(
+    app: &App,
+    kind: super::render::Kind,
+    status: StatusCode,
+    write: impl FnOnce(&mut super::model::Model) -> super::model::ModelResult<super::model::Id>,
+) -> super::jsonapi::ApiResult {
+    let doc = app.with_model(|m| {
+        let id = write(m)?;
+        super::render::single(m, kind, &id, &[])
+    })?;
+    Ok(respond(status, &doc))
+}

@@ -1,0 +1,40 @@
+//! The management API client: typed, authenticated, retrying, rate-limited, and honest about
+//! failure. Every request goes through `transport`; the operation modules (`groups`, `users`,
+//! `projects`, `jobs`) each add their part of [`MgmtClient`].
+
+/// The README's example, compiled as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExample;
+
+mod auth;
+mod batch;
+mod client;
+mod config;
+mod error;
+mod groups;
+mod jobs;
+mod jsonapi;
+mod locks;
+#[cfg(feature = "prometheus")]
+mod metrics;
+mod model;
+mod observer;
+mod projects;
+mod routes;
+mod transport;
+mod users;
+
+pub use client::MgmtClient;
+pub use config::{
+    Credentials, JobPolling, MgmtConfig, RateLimit, RetryPolicy, in_cluster_endpoint,
+    resolve_endpoint,
+};
+pub use error::{ErrorKind, MgmtError};
+#[cfg(feature = "prometheus")]
+pub use metrics::MgmtMetrics;
+pub use model::{
+    AuthorizationRole, NewUserGroup, Project, ProjectRole, SessionInfo, User, UserGroup,
+    UserGroupPatch,
+};
+pub use observer::{Observer, RequestObserver};

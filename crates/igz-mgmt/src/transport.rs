@@ -1,0 +1,412 @@
+//! The one place that sends a request: rate limit, authentication (with one re-login on 401),
+//! bounded retries with jittered backoff, a tracing span, metrics and error mapping.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use backon::Retryable as _;
+use bytes::Bytes;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use reqwest::{Certificate, Method};
+use serde::Serialize;
+use tracing::Instrument as _;
+use url::Url;
+
+use super::auth::Auth;
+use super::config::{MgmtConfig, RetryPolicy};
+use super::error::{ErrorKind, MgmtError};
+use super::observer::Observer;
+use super::routes;
+
+/// One API call: a route template, its arguments and an optional JSON body. No `Debug`: the
+/// login body holds a password.
+pub(crate) struct Request {
+    method: Method,
+    route: &'static str,
+    args: Vec<String>,
+    query: Vec<(&'static str, String)>,
+    body: Option<Vec<u8>>,
+    idempotent: bool,
+}
+
+impl Request {
+    fn new(method: Method, route: &'static str, args: &[&str]) -> Self {
+        Self {
+            idempotent: method != Method::POST,
+            method,
+            route,
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            query: Vec::new(),
+            body: None,
+        }
+    }
+
+    pub fn get(route: &'static str, args: &[&str]) -> Self {
+        Self::new(Method::GET, route, args)
+    }
+
+    pub fn put(route: &'static str, args: &[&str]) -> Self {
+        Self::new(Method::PUT, route, args)
+    }
+
+    pub fn post(route: &'static str) -> Self {
+        Self::new(Method::POST, route, &[])
+    }
+
+    pub fn delete(route: &'static str, args: &[&str]) -> Self {
+        Self::new(Method::DELETE, route, args)
+    }
+
+    pub fn query(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.query.push((key, value.into()));
+        self
+    }
+
+    pub fn json(mut self, body: &impl Serialize) -> Self {
+        // Serializing our own plain structs cannot fail; an empty body would be rejected loudly.
+        self.body = Some(serde_json::to_vec(body).unwrap_or_default());
+        self
+    }
+
+    /// Marks a POST that is safe to repeat (a read, or a login).
+    pub fn idempotent(mut self) -> Self {
+        self.idempotent = true;
+        self
+    }
+
+    /// `GET /api/user_groups/{id}`: how the request is named in errors, logs and metrics.
+    pub fn context(&self) -> String {
+        format!("{} {}", self.method, self.route)
+    }
+
+    fn url(&self, base: &Url) -> Result<Url, MgmtError> {
+        let mut url = base.clone();
+        url.set_query(None);
+        {
+            let mut segments = url.path_segments_mut().map_err(|()| {
+                MgmtError::new(
+                    ErrorKind::Invalid,
+                    self.context(),
+                    "endpoint cannot carry a path",
+                )
+            })?;
+            segments.pop_if_empty();
+            let mut args = self.args.iter();
+            for part in self.route.trim_start_matches('/').split('/') {
+                if part.starts_with('{') {
+                    let arg = args.next().ok_or_else(|| {
+                        MgmtError::new(ErrorKind::Invalid, self.context(), "missing route argument")
+                    })?;
+                    if arg.is_empty() {
+                        return Err(MgmtError::new(
+                            ErrorKind::Invalid,
+                            self.context(),
+                            "empty id",
+                        ));
+                    }
+                    segments.push(arg);
+                } else {
+                    segments.push(part);
+                }
+            }
+        }
+        Ok(url)
+    }
+}
+
+/// A successful answer.
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+#[derive(Debug)]
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    base: Url,
+    limiter: DefaultDirectRateLimiter,
+    retry: RetryPolicy,
+    observer: Observer,
+    auth: Auth,
+}
+
+impl Transport {
+    pub fn new(cfg: &MgmtConfig) -> Result<Self, MgmtError> {
+        cfg.validate()?;
+        let settings_error =
+            |msg: String| MgmtError::new(ErrorKind::Invalid, "management API settings", msg);
+        let mut builder = reqwest::Client::builder()
+            .user_agent(cfg.user_agent.as_str())
+            .connect_timeout(cfg.connect_timeout)
+            .timeout(cfg.request_timeout)
+            // A redirect could carry our cookie elsewhere; the API never needs one.
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(pem) = &cfg.ca_bundle_pem {
+            let certs = Certificate::from_pem_bundle(pem)
+                .map_err(|e| settings_error(format!("invalid CA bundle: {e}")))?;
+            if certs.is_empty() {
+                return Err(settings_error("the CA bundle holds no certificate".into()));
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        if cfg.insecure_skip_tls_verify {
+            tracing::warn!(
+                endpoint = %cfg.base_url,
+                "TLS certificate verification of the management API is DISABLED by configuration"
+            );
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| settings_error(format!("cannot build the HTTP client: {e}")))?;
+
+        let period = Duration::from_secs_f64(1.0 / cfg.rate_limit.qps);
+        let quota = Quota::with_period(period)
+            .ok_or_else(|| settings_error("rate limit QPS is too high".into()))?
+            .allow_burst(cfg.rate_limit.burst);
+
+        Ok(Self {
+            http,
+            base: cfg.base_url.clone(),
+            limiter: RateLimiter::direct(quota),
+            retry: cfg.retry.clone(),
+            observer: cfg.observer.clone(),
+            auth: Auth::new(cfg.credentials.clone()),
+        })
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    /// Sends a request, retrying what is safe to retry within the policy's bounds.
+    pub async fn send(&self, req: &Request) -> Result<Response, MgmtError> {
+        let attempts = AtomicU32::new(0);
+        let max_retry_after = self.retry.max_retry_after;
+        let backoff = self.retry.backoff();
+        (|| self.authenticated(req, attempts.fetch_add(1, Ordering::Relaxed) + 1))
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(|e: &MgmtError| e.is_retryable(req.idempotent))
+            // The server's Retry-After wins over our own guess, within reason; `None` means
+            // the policy is exhausted and must stay so.
+            .adjust(move |e: &MgmtError, planned: Option<Duration>| {
+                planned.map(|ours| {
+                    e.retry_after()
+                        .map_or(ours, |theirs| theirs.min(max_retry_after))
+                })
+            })
+            .notify(|e: &MgmtError, delay: Duration| {
+                self.observer.retry(req.method.as_str(), req.route);
+                tracing::warn!(
+                    route = req.route,
+                    method = %req.method,
+                    error = %e,
+                    delay_ms = delay.as_millis() as u64,
+                    "management API request failed, retrying"
+                );
+            })
+            .await
+    }
+
+    /// One attempt with credentials; a 401 on a login session renews it once and tries again.
+    async fn authenticated(&self, req: &Request, attempt: u32) -> Result<Response, MgmtError> {
+        let auth = match self.auth.headers().await? {
+            Some(auth) => auth,
+            None => {
+                self.login(None, attempt).await?;
+                self.current_session(req).await?
+            }
+        };
+        match self.exchange(req, Some(&auth.headers), attempt).await {
+            Err(e) if e.status() == Some(401) && self.auth.can_relogin() => {
+                self.login(Some(auth.generation), attempt).await?;
+                let renewed = self.current_session(req).await?;
+                self.exchange(req, Some(&renewed.headers), attempt).await
+            }
+            other => other,
+        }
+    }
+
+    async fn current_session(&self, req: &Request) -> Result<super::auth::AuthHeaders, MgmtError> {
+        self.auth.headers().await?.ok_or_else(|| {
+            MgmtError::new(
+                ErrorKind::Unauthorized,
+                req.context(),
+                "no session after login",
+            )
+        })
+    }
+
+    /// Logs in unless another task already renewed the session seen at `seen_generation`.
+    async fn login(&self, seen_generation: Option<u64>, attempt: u32) -> Result<(), MgmtError> {
+        let Some(_guard) = self.auth.begin_login(seen_generation).await else {
+            return Ok(());
+        };
+        let Some(body) = self.auth.login_body() else {
+            return Err(MgmtError::new(
+                ErrorKind::Unauthorized,
+                routes::SESSIONS,
+                "no login credentials",
+            ));
+        };
+        let req = Request::post(routes::SESSIONS).json(&body).idempotent();
+        drop(body);
+        let resp = self.exchange(&req, None, attempt).await?;
+        self.auth.store_session(&resp.headers).await?;
+        if seen_generation.is_some() {
+            self.observer.relogin();
+            tracing::info!("management API session expired; logged in again");
+        }
+        Ok(())
+    }
+
+    /// Sends one request on the wire under the rate limiter, inside its own span.
+    async fn exchange(
+        &self,
+        req: &Request,
+        auth: Option<&HeaderMap>,
+        attempt: u32,
+    ) -> Result<Response, MgmtError> {
+        let url = req.url(&self.base)?;
+        self.limiter.until_ready().await;
+        let span = tracing::info_span!(
+            "mgmt_request",
+            method = %req.method,
+            route = req.route,
+            attempt,
+            status = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        async {
+            let started = Instant::now();
+            let mut builder = self.http.request(req.method.clone(), url);
+            if !req.query.is_empty() {
+                builder = builder.query(&req.query);
+            }
+            if let Some(headers) = auth {
+                builder = builder.headers(headers.clone());
+            }
+            if let Some(body) = &req.body {
+                builder = builder
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+            }
+            let outcome = match builder.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let headers = resp.headers().clone();
+                    resp.bytes()
+                        .await
+                        .map(|body| Response {
+                            status,
+                            headers,
+                            body,
+                        })
+                        .map_err(|e| MgmtError::from_transport(req.context(), &e))
+                }
+                Err(e) => Err(MgmtError::from_transport(req.context(), &e)),
+            };
+            let elapsed = started.elapsed();
+            let status = outcome.as_ref().ok().map(|r| r.status);
+            self.observer.request(
+                req.method.as_str(),
+                req.route,
+                status,
+                elapsed.as_secs_f64(),
+            );
+            let span = tracing::Span::current();
+            span.record("duration_ms", elapsed.as_millis() as u64);
+            match status {
+                Some(code) => span.record("status", code),
+                None => span.record("status", "error"),
+            };
+            let resp = outcome.inspect_err(|e| tracing::debug!(error = %e, "no answer"))?;
+            if (200..300).contains(&resp.status) {
+                tracing::debug!("answered");
+                Ok(resp)
+            } else {
+                tracing::debug!("answered with an error status");
+                Err(MgmtError::from_status(
+                    req.context(),
+                    resp.status,
+                    &resp.body,
+                    retry_after(&resp.headers),
+                ))
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    if let Ok(seconds) = value.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0)
+            .then(|| Duration::from_secs_f64(seconds.min(86_400.0)));
+    }
+    let when = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
+    let wait = jiff::Timestamp::now().duration_until(when);
+    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn urls_fill_and_encode_route_arguments() {
+        let base = Url::parse("https://dash.example/prefix/").unwrap();
+        let url = Request::get(routes::GROUP, &["a/b?c"]).url(&base).unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://dash.example/prefix/api/user_groups/a%2Fb%3Fc"
+        );
+        let url = Request::get(routes::GROUPS, &[])
+            .url(&Url::parse("http://127.0.0.1:9").unwrap())
+            .unwrap();
+        assert_eq!(url.as_str(), "http://127.0.0.1:9/api/user_groups");
+        assert!(Request::get(routes::GROUP, &[""]).url(&base).is_err());
+        assert!(Request::get(routes::GROUP, &[]).url(&base).is_err());
+    }
+
+    #[test]
+    fn posts_are_not_idempotent_unless_said() {
+        assert!(!Request::post(routes::GROUPS).idempotent);
+        assert!(
+            Request::post(routes::SESSION_VERIFY)
+                .idempotent()
+                .idempotent
+        );
+        assert!(Request::put(routes::GROUP, &["x"]).idempotent);
+        assert!(Request::delete(routes::GROUP, &["x"]).idempotent);
+    }
+
+    #[test]
+    fn retry_after_parses_seconds_and_dates() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("0.5"));
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(500)));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h), None);
+        h.insert(RETRY_AFTER, HeaderValue::from_static("-4"));
+        assert_eq!(retry_after(&h), None);
+    }
+}

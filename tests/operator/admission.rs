@@ -1,0 +1,582 @@
+//! Admission: the real kube-apiserver, with the Group CRD installed, rejects invalid Group specs
+//! (OpenAPI schema and CEL rules) with HTTP 422 and a message naming the field and what to fix,
+//! and accepts valid ones with the schema's defaults applied.
+//!
+//! Objects are sent as raw JSON through `Api<DynamicObject>` so the tests can send values the
+//! Rust types cannot express (unknown enum strings, duplicates, nulls, out-of-range numbers).
+//! Every case of a table runs even when an earlier one fails; the test then lists all broken
+//! cases by name. No controller runs here: accepted objects stay as they are.
+
+use std::future::Future;
+use std::time::Duration;
+
+use igz_operator::crd::{
+    DeletionPolicy, GID_MAX, GROUP_NAME_MAX_LEN, GROUP_NAME_PATTERN, Group, GroupSpec,
+    MembersPolicy, ProjectRole, ProjectRoleBinding, TenantPolicy,
+};
+use kube::api::{Api, DynamicObject, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::{Client, ResourceExt};
+use serde_json::{Value, json};
+
+/// Budget for one test's requests, once the control plane is up and the CRD is established.
+const BUDGET: Duration = Duration::from_secs(10);
+
+const IMMUTABLE_GROUP_NAME: &str = "spec.groupName is immutable (it defaults to metadata.name)";
+const IMMUTABLE_GID: &str = "spec.gid is immutable once set: restore the previous value (files on the platform are owned by that gid)";
+const NAME_TOO_LONG: &str = "metadata.name is longer than 63 characters, too long for a platform group name: set spec.groupName";
+
+struct Fixture {
+    client: Client,
+    ns: String,
+    groups: Api<DynamicObject>,
+}
+
+async fn setup() -> Fixture {
+    let client = igz_testkit::envtest::admin_client().await;
+    crate::support::install_crd(&client).await;
+    let ns = igz_testkit::envtest::fresh_namespace(&client, "adm").await;
+    let gvk = GroupVersionKind::gvk("igz-operator.io", "v1alpha1", "Group");
+    let resource = ApiResource::from_gvk_with_plural(&gvk, "groups");
+    let groups = Api::namespaced_with(client.clone(), &ns, &resource);
+    Fixture { client, ns, groups }
+}
+
+/// Runs a test's requests within BUDGET.
+async fn within_budget<F: Future<Output = ()>>(what: &str, body: F) {
+    tokio::time::timeout(BUDGET, body)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: did not finish within {BUDGET:?}"));
+}
+
+/// A Group manifest as raw JSON. `spec: None` leaves the spec out entirely.
+fn manifest(name: &str, spec: Option<Value>) -> DynamicObject {
+    let mut object = json!({
+        "apiVersion": "igz-operator.io/v1alpha1",
+        "kind": "Group",
+        "metadata": {"name": name},
+    });
+    if let Some(spec) = spec {
+        object["spec"] = spec;
+    }
+    serde_json::from_value(object).expect("a Group manifest is a valid DynamicObject")
+}
+
+fn repeat(c: char, n: usize) -> String {
+    std::iter::repeat_n(c, n).collect()
+}
+
+/// Strings every expected rejection message must contain.
+fn texts(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|p| p.to_string()).collect()
+}
+
+/// Checks one request's outcome. `expected: None` means it must be accepted; otherwise it must
+/// fail with 422 Invalid and a message containing every string. Returns a description of the
+/// mismatch, if any.
+fn check(
+    case: &str,
+    result: &Result<DynamicObject, kube::Error>,
+    expected: Option<&[String]>,
+) -> Option<String> {
+    match (result, expected) {
+        (Ok(_), None) => None,
+        (Ok(_), Some(texts)) => Some(format!(
+            "{case}: accepted, but should be rejected with a message containing {texts:?}"
+        )),
+        (Err(e), None) => Some(format!("{case}: should be accepted, but was rejected: {e}")),
+        (Err(kube::Error::Api(status)), Some(texts)) => {
+            let mut problems = Vec::new();
+            if status.code != 422 || status.reason != "Invalid" {
+                problems.push(format!(
+                    "HTTP {} {:?} instead of 422 \"Invalid\"",
+                    status.code, status.reason
+                ));
+            }
+            let missing: Vec<&String> = texts
+                .iter()
+                .filter(|t| !status.message.contains(t.as_str()))
+                .collect();
+            if !missing.is_empty() {
+                problems.push(format!("message lacks {missing:?}"));
+            }
+            (!problems.is_empty()).then(|| {
+                format!(
+                    "{case}: {}; the apiserver said: {}",
+                    problems.join(", "),
+                    status.message
+                )
+            })
+        }
+        (Err(e), Some(_)) => Some(format!("{case}: failed without an API status: {e}")),
+    }
+}
+
+fn report(test: &str, failures: Vec<String>) {
+    assert!(
+        failures.is_empty(),
+        "{test}: {} case(s) broke:\n  {}",
+        failures.len(),
+        failures.join("\n  ")
+    );
+}
+
+/// A create that must be rejected (or, with `expected: None`, accepted).
+struct CreateCase {
+    case: &'static str,
+    name: String,
+    spec: Option<Value>,
+    expected: Option<Vec<String>>,
+}
+
+fn reject(case: &'static str, spec: Value, expected: Vec<String>) -> CreateCase {
+    CreateCase {
+        case,
+        name: String::new(),
+        spec: Some(spec),
+        expected: Some(expected),
+    }
+}
+
+fn accept(case: &'static str, spec: Value) -> CreateCase {
+    CreateCase {
+        case,
+        name: String::new(),
+        spec: Some(spec),
+        expected: None,
+    }
+}
+
+impl CreateCase {
+    fn named(mut self, name: String) -> Self {
+        self.name = name;
+        self
+    }
+}
+
+async fn run_create_cases(fx: &Fixture, test: &str, cases: Vec<CreateCase>) {
+    let mut failures = Vec::new();
+    for (i, c) in cases.into_iter().enumerate() {
+        let name = if c.name.is_empty() {
+            format!("case-{i}")
+        } else {
+            c.name
+        };
+        let result = fx
+            .groups
+            .create(&PostParams::default(), &manifest(&name, c.spec))
+            .await;
+        failures.extend(check(c.case, &result, c.expected.as_deref()));
+    }
+    report(test, failures);
+}
+
+#[tokio::test]
+async fn invalid_fields_are_rejected_on_create() {
+    let fx = setup().await;
+    let pattern = format!("spec.groupName in body should match '{GROUP_NAME_PATTERN}'");
+    let all_policies: Vec<String> = TenantPolicy::ALL
+        .iter()
+        .map(|p| format!("\"{}\"", p.as_str()))
+        .collect();
+    let mut unknown_policy = texts(&[
+        "spec.assignedPolicies[0]",
+        "Unsupported value: \"Root\"",
+        "supported values",
+    ]);
+    unknown_policy.extend(all_policies);
+    let cases = vec![
+        reject(
+            "groupName with a space",
+            json!({"groupName": "bad name"}),
+            texts(&["spec.groupName", "Invalid value: \"bad name\"", &pattern]),
+        ),
+        reject(
+            "groupName starting with '-'",
+            json!({"groupName": "-team"}),
+            texts(&["spec.groupName", &pattern]),
+        ),
+        reject(
+            "groupName with a slash",
+            json!({"groupName": "a/b"}),
+            texts(&["spec.groupName", &pattern]),
+        ),
+        reject(
+            "groupName too long",
+            json!({"groupName": repeat('a', GROUP_NAME_MAX_LEN + 1)}),
+            texts(&["spec.groupName", "Too long: may not be more than 63"]),
+        ),
+        reject(
+            "groupName empty",
+            json!({"groupName": ""}),
+            texts(&["spec.groupName", "should be at least 1 chars long"]),
+        ),
+        reject(
+            "metadata.name longer than 63 without groupName",
+            json!({"members": ["alice"]}),
+            texts(&["spec.groupName", NAME_TOO_LONG]),
+        )
+        .named(repeat('n', 64)),
+        reject(
+            "metadata.name longer than 63 with groupName null",
+            json!({"groupName": null}),
+            texts(&["spec.groupName", NAME_TOO_LONG]),
+        )
+        .named(repeat('m', 64)),
+        reject(
+            "gid 0",
+            json!({"gid": 0}),
+            texts(&["spec.gid", "Invalid value: 0", "greater than or equal to 1"]),
+        ),
+        reject(
+            "gid negative",
+            json!({"gid": -5}),
+            texts(&["spec.gid", "greater than or equal to 1"]),
+        ),
+        reject(
+            "gid above 2147483647",
+            json!({"gid": GID_MAX + 1}),
+            texts(&[
+                "spec.gid",
+                "Invalid value: 2147483648",
+                "less than or equal to 2147483647",
+            ]),
+        ),
+        reject(
+            "unknown assignedPolicies value",
+            json!({"assignedPolicies": ["Root"]}),
+            unknown_policy,
+        ),
+        reject(
+            "duplicate assignedPolicies",
+            json!({"assignedPolicies": ["Data", "Developer", "Data"]}),
+            texts(&["spec.assignedPolicies[2]", "Duplicate value: \"Data\""]),
+        ),
+        reject(
+            "duplicate members",
+            json!({"members": ["alice", "alice"]}),
+            texts(&["spec.members[1]", "Duplicate value: \"alice\""]),
+        ),
+        reject(
+            "empty member",
+            json!({"members": ["alice", ""]}),
+            texts(&["spec.members[1]", "should be at least 1 chars long"]),
+        ),
+        reject(
+            "duplicate project in projectRoles",
+            json!({"projectRoles": [
+                {"project": "analytics", "role": "Admin"},
+                {"project": "analytics", "role": "Viewer"},
+            ]}),
+            texts(&[
+                "spec.projectRoles[1]",
+                "Duplicate value",
+                "\"project\":\"analytics\"",
+            ]),
+        ),
+        reject(
+            "bad role",
+            json!({"projectRoles": [{"project": "analytics", "role": "Owner"}]}),
+            texts(&[
+                "spec.projectRoles[0].role",
+                "Unsupported value: \"Owner\"",
+                "supported values: \"Admin\", \"Editor\", \"Viewer\"",
+            ]),
+        ),
+        reject(
+            "missing role",
+            json!({"projectRoles": [{"project": "analytics"}]}),
+            texts(&["spec.projectRoles[0].role", "Required value"]),
+        ),
+        reject(
+            "missing project",
+            json!({"projectRoles": [{"role": "Admin"}]}),
+            texts(&["spec.projectRoles[0].project", "Required value"]),
+        ),
+        reject(
+            "bad membersPolicy",
+            json!({"membersPolicy": "Exclusive"}),
+            texts(&[
+                "spec.membersPolicy",
+                "Unsupported value: \"Exclusive\"",
+                "supported values: \"Authoritative\", \"Additive\", \"ManagedOnly\"",
+            ]),
+        ),
+        reject(
+            "membersPolicy in the wrong case",
+            json!({"membersPolicy": "authoritative"}),
+            texts(&["spec.membersPolicy", "Unsupported value: \"authoritative\""]),
+        ),
+        reject(
+            "bad deletionPolicy",
+            json!({"deletionPolicy": "Retain"}),
+            texts(&[
+                "spec.deletionPolicy",
+                "Unsupported value: \"Retain\"",
+                "supported values: \"Delete\", \"Orphan\"",
+            ]),
+        ),
+        reject(
+            "description too long",
+            json!({"description": repeat('d', 1025)}),
+            texts(&["spec.description", "Too long: may not be more than 1024"]),
+        ),
+        CreateCase {
+            case: "no spec",
+            name: String::new(),
+            spec: None,
+            expected: Some(texts(&["spec", "Required value"])),
+        },
+    ];
+    within_budget(
+        "invalid_fields_are_rejected_on_create",
+        run_create_cases(&fx, "invalid_fields_are_rejected_on_create", cases),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn boundary_values_are_accepted_on_create() {
+    let fx = setup().await;
+    let cases = vec![
+        accept(
+            "groupName of exactly 63 characters",
+            json!({"groupName": repeat('g', GROUP_NAME_MAX_LEN)}),
+        ),
+        accept("groupName of one digit", json!({"groupName": "7"})),
+        accept(
+            "groupName with upper case, '_', '.' and '-'",
+            json!({"groupName": "Team_A.data-eng"}),
+        ),
+        accept(
+            "metadata.name of exactly 63 characters without groupName",
+            json!({}),
+        )
+        .named(repeat('x', 63)),
+        accept(
+            "metadata.name longer than 63 with groupName",
+            json!({"groupName": "short"}),
+        )
+        .named(repeat('y', 100)),
+        accept("gid 1", json!({"gid": 1})),
+        accept("gid 2147483647", json!({"gid": GID_MAX})),
+        accept("empty assignedPolicies", json!({"assignedPolicies": []})),
+        accept("empty spec", json!({})),
+    ];
+    within_budget(
+        "boundary_values_are_accepted_on_create",
+        run_create_cases(&fx, "boundary_values_are_accepted_on_create", cases),
+    )
+    .await;
+}
+
+/// An object created with `before`, then replaced with `after`.
+struct UpdateCase {
+    case: &'static str,
+    name: String,
+    before: Value,
+    after: Value,
+    expected: Option<Vec<String>>,
+}
+
+#[tokio::test]
+async fn immutable_fields_are_enforced_on_update() {
+    let fx = setup().await;
+    let group_name_immutable = || Some(texts(&["spec.groupName", IMMUTABLE_GROUP_NAME]));
+    let gid_immutable = || Some(texts(&["spec.gid", IMMUTABLE_GID]));
+    let cases = vec![
+        UpdateCase {
+            case: "groupName changed",
+            name: "gn-changed".into(),
+            before: json!({"groupName": "first"}),
+            after: json!({"groupName": "second"}),
+            expected: group_name_immutable(),
+        },
+        UpdateCase {
+            case: "groupName removed (falls back to a different metadata.name)",
+            name: "gn-removed".into(),
+            before: json!({"groupName": "first"}),
+            after: json!({}),
+            expected: group_name_immutable(),
+        },
+        UpdateCase {
+            case: "groupName added, differing from metadata.name",
+            name: "gn-added".into(),
+            before: json!({}),
+            after: json!({"groupName": "other"}),
+            expected: group_name_immutable(),
+        },
+        UpdateCase {
+            case: "groupName added, equal to metadata.name",
+            name: "gn-same".into(),
+            before: json!({}),
+            after: json!({"groupName": "gn-same"}),
+            expected: None,
+        },
+        UpdateCase {
+            case: "groupName equal to metadata.name removed",
+            name: "gn-same-removed".into(),
+            before: json!({"groupName": "gn-same-removed"}),
+            after: json!({}),
+            expected: None,
+        },
+        UpdateCase {
+            case: "groupName kept, other fields changed",
+            name: "gn-kept".into(),
+            before: json!({"groupName": "kept", "members": ["alice"], "deletionPolicy": "Delete"}),
+            after: json!({
+                "groupName": "kept",
+                "members": ["alice", "bob"],
+                "membersPolicy": "Additive",
+                "deletionPolicy": "Orphan",
+                "description": "changed",
+            }),
+            expected: None,
+        },
+        UpdateCase {
+            case: "groupName removed while metadata.name is longer than 63",
+            name: repeat('l', 70),
+            before: json!({"groupName": "short"}),
+            after: json!({}),
+            expected: Some(texts(&[
+                "spec.groupName",
+                NAME_TOO_LONG,
+                IMMUTABLE_GROUP_NAME,
+            ])),
+        },
+        UpdateCase {
+            case: "gid changed",
+            name: "gid-changed".into(),
+            before: json!({"gid": 1000}),
+            after: json!({"gid": 1001}),
+            expected: gid_immutable(),
+        },
+        UpdateCase {
+            case: "gid removed",
+            name: "gid-removed".into(),
+            before: json!({"gid": 1000}),
+            after: json!({}),
+            expected: gid_immutable(),
+        },
+        UpdateCase {
+            case: "gid set to null",
+            name: "gid-null".into(),
+            before: json!({"gid": 1000}),
+            after: json!({"gid": null}),
+            expected: gid_immutable(),
+        },
+        UpdateCase {
+            case: "gid set where it was unset",
+            name: "gid-added".into(),
+            before: json!({}),
+            after: json!({"gid": 1000}),
+            expected: None,
+        },
+        UpdateCase {
+            case: "gid kept, other fields changed",
+            name: "gid-kept".into(),
+            before: json!({"gid": 1000}),
+            after: json!({"gid": 1000, "members": ["alice"]}),
+            expected: None,
+        },
+    ];
+    within_budget("immutable_fields_are_enforced_on_update", async {
+        let mut failures = Vec::new();
+        for c in cases {
+            let created = match fx
+                .groups
+                .create(&PostParams::default(), &manifest(&c.name, Some(c.before)))
+                .await
+            {
+                Ok(created) => created,
+                Err(e) => {
+                    failures.push(format!("{}: initial create failed: {e}", c.case));
+                    continue;
+                }
+            };
+            let mut updated = manifest(&c.name, Some(c.after));
+            updated.metadata.resource_version = created.resource_version();
+            let result = fx
+                .groups
+                .replace(&c.name, &PostParams::default(), &updated)
+                .await;
+            failures.extend(check(c.case, &result, c.expected.as_deref()));
+        }
+        report("immutable_fields_are_enforced_on_update", failures);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn valid_specs_are_accepted_and_defaulted() {
+    let fx = setup().await;
+    within_budget("valid_specs_are_accepted_and_defaulted", async {
+        // Every field set, through the Rust types: nothing is rejected, pruned or rewritten.
+        let spec = GroupSpec {
+            group_name: Some("Platform_Team.1-a".into()),
+            description: Some("Everyone on the platform team".into()),
+            gid: Some(4242),
+            assigned_policies: Some(vec![TenantPolicy::Data, TenantPolicy::Developer]),
+            members: vec!["alice".into(), "bob".into()],
+            members_policy: MembersPolicy::ManagedOnly,
+            project_roles: vec![
+                ProjectRoleBinding {
+                    project: "default".into(),
+                    role: ProjectRole::Editor,
+                },
+                ProjectRoleBinding {
+                    project: "analytics".into(),
+                    role: ProjectRole::Admin,
+                },
+            ],
+            deletion_policy: DeletionPolicy::Orphan,
+            adopt_existing: true,
+        };
+        let typed: Api<Group> = Api::namespaced(fx.client.clone(), &fx.ns);
+        let created = typed
+            .create(&PostParams::default(), &Group::new("full", spec.clone()))
+            .await
+            .expect("a full valid spec is accepted");
+        assert_eq!(created.spec, spec, "the stored spec equals the one sent");
+        let raw = fx
+            .groups
+            .get("full")
+            .await
+            .expect("read back the full spec");
+        assert_eq!(
+            raw.data["spec"],
+            serde_json::to_value(&spec).unwrap(),
+            "the stored JSON equals the one sent (no field pruned or defaulted over)"
+        );
+
+        // Minimal spec: the schema's defaults are stored, not only assumed by the Rust types.
+        let minimal = fx
+            .groups
+            .create(
+                &PostParams::default(),
+                &manifest("minimal", Some(json!({}))),
+            )
+            .await
+            .expect("an empty spec is accepted");
+        assert_eq!(
+            minimal.data["spec"],
+            json!({
+                "membersPolicy": "Authoritative",
+                "deletionPolicy": "Delete",
+                "adoptExisting": false,
+                "members": [],
+                "projectRoles": [],
+            }),
+            "defaults applied by the apiserver"
+        );
+        let minimal = typed.get("minimal").await.expect("read back typed");
+        assert_eq!(minimal.spec.members_policy, MembersPolicy::Authoritative);
+        assert_eq!(minimal.spec.deletion_policy, DeletionPolicy::Delete);
+        assert!(!minimal.spec.adopt_existing);
+        assert_eq!(minimal.spec.group_name, None);
+        assert_eq!(minimal.spec.gid, None);
+        assert_eq!(minimal.spec.assigned_policies, None);
+        assert_eq!(minimal.effective_group_name(), "minimal");
+    })
+    .await;
+}

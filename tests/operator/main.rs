@@ -1,0 +1,13 @@
+//! The operator's integration tests, in one binary (the crate is linked once): against a real
+//! kube-apiserver + etcd (`hack/envtest-up.sh`, shared) and in-process emulators (one per test).
+//! Each test has its own namespace, so they run in parallel.
+
+mod admission;
+mod cli;
+mod e2e;
+mod envtest;
+mod leader;
+mod rbac;
+mod readme;
+mod resilience;
+mod support;

@@ -1,0 +1,403 @@
+//! End-to-end harness: a real kube-apiserver (shared), and per test a fresh namespace, an
+//! in-process emulator, and the operator's controller watching only that namespace.
+
+use std::time::Duration;
+
+use igz_emulator::{EmulatorConfig, FaultsPatch, RunningEmulator, Seed, SeedProject, SeedUser};
+use igz_mgmt::{self as mgmt, Credentials, MgmtClient, MgmtConfig, RetryPolicy};
+use igz_operator::controller::{self, ReconcileMetrics, Settings, Timing};
+use igz_operator::crd::Group;
+use igz_testkit::emulator::Admin;
+use igz_testkit::envtest;
+use igz_testkit::wait::{self, DEFAULT_DEADLINE as DEADLINE};
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::{Api, Client};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const ACCESS_KEY: &str = "e2e-access-key";
+
+/// Timings short enough for tests: drift is reverted within a few seconds.
+pub fn fast_timing() -> Timing {
+    let mut timing = Timing::new(Duration::from_secs(2));
+    timing.missing_retry = Duration::from_millis(500);
+    timing.blocked_retry = Duration::from_millis(500);
+    timing.error_backoff_min = Duration::from_millis(200);
+    timing.error_backoff_max = Duration::from_secs(2);
+    timing
+}
+
+pub async fn install_crd(client: &Client) {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd = igz_operator::crd::crd();
+    crds.patch(
+        "groups.igz-operator.io",
+        &PatchParams::apply("igz-e2e").force(),
+        &Patch::Apply(&crd),
+    )
+    .await
+    .expect("install the Group CRD");
+    kube::runtime::wait::await_condition(
+        crds,
+        "groups.igz-operator.io",
+        kube::runtime::conditions::is_crd_established(),
+    )
+    .await
+    .expect("the Group CRD becomes Established");
+}
+
+/// A client of the emulator for the test's own checks and out-of-band changes (not the
+/// operator's client: it shares no cache or locks with it).
+pub fn platform_client(base_url: &str, key: &str) -> MgmtClient {
+    mgmt_client(base_url, key, 20, Duration::from_secs(20))
+}
+
+/// A management client with fast retries: `attempts` per request within `budget`.
+fn mgmt_client(base_url: &str, key: &str, attempts: u32, budget: Duration) -> MgmtClient {
+    let mut config = MgmtConfig::new(
+        base_url.parse().expect("emulator url"),
+        Credentials::AccessKey {
+            username: None,
+            key: key.to_owned().into(),
+        },
+    );
+    config.retry = RetryPolicy {
+        max_attempts: attempts,
+        min_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        max_total_delay: budget,
+        max_retry_after: Duration::from_millis(200),
+    };
+    config.job_polling.min_interval = Duration::from_millis(20);
+    config.job_polling.max_interval = Duration::from_millis(100);
+    MgmtClient::new(config).expect("management client")
+}
+
+pub fn user(name: &str) -> SeedUser {
+    SeedUser {
+        username: name.into(),
+        ..Default::default()
+    }
+}
+
+pub fn project(name: &str) -> SeedProject {
+    SeedProject {
+        name: name.into(),
+        ..Default::default()
+    }
+}
+
+pub struct Operator {
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Operator {
+    /// Starts the controller for one namespace against `base_url` with `key`.
+    pub fn start(client: &Client, ns: &str, base_url: &str, key: &str) -> Self {
+        // Few quick retries: failures must reach the reconcile's own backoff and status.
+        let mgmt = mgmt_client(base_url, key, 3, Duration::from_secs(1));
+        let settings = Settings {
+            namespaces: vec![ns.to_owned()],
+            concurrency: 4,
+            timing: fast_timing(),
+            snapshot_ttl: Duration::from_millis(300),
+            instance: Some("e2e".into()),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(controller::run(
+            client.clone(),
+            mgmt,
+            settings,
+            ReconcileMetrics::default(),
+            async move {
+                let _ = stopped.await;
+            },
+            || {},
+        ));
+        Self {
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
+        self.task.abort();
+    }
+}
+
+pub struct Harness {
+    pub client: Client,
+    pub ns: String,
+    pub groups: Api<Group>,
+    pub emulator: RunningEmulator,
+    /// The emulator's admin routes (faults, stats, state).
+    pub admin: Admin,
+    /// The test's own view of the platform.
+    pub platform: MgmtClient,
+    pub operator: Option<Operator>,
+    http: reqwest::Client,
+}
+
+impl Harness {
+    /// Control plane + CRD + fresh namespace + emulator seeded with `users` and `projects` +
+    /// the operator.
+    pub async fn start(prefix: &str, users: &[&str], projects: &[&str]) -> Self {
+        let mut harness = Self::without_operator(prefix, users, projects).await;
+        harness.operator = Some(Operator::start(
+            &harness.client,
+            &harness.ns,
+            &harness.emulator.base_url(),
+            ACCESS_KEY,
+        ));
+        harness
+    }
+
+    pub async fn without_operator(prefix: &str, users: &[&str], projects: &[&str]) -> Self {
+        super::logs();
+        let client = envtest::admin_client().await;
+        install_crd(&client).await;
+        let ns = envtest::fresh_namespace(&client, prefix).await;
+        let seed = Seed {
+            users: users.iter().map(|u| user(u)).collect(),
+            projects: projects.iter().map(|p| project(p)).collect(),
+            groups: vec![],
+        };
+        let config = EmulatorConfig {
+            access_keys: vec![ACCESS_KEY.into()],
+            job_delay: Duration::from_millis(20),
+            seed: Some(seed),
+            ..Default::default()
+        };
+        let emulator = igz_testkit::emulator::start(config).await;
+        let platform = platform_client(&emulator.base_url(), ACCESS_KEY);
+        Self {
+            admin: Admin::for_emulator(&emulator),
+            groups: Api::namespaced(client.clone(), &ns),
+            client,
+            ns,
+            emulator,
+            platform,
+            operator: None,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Server-side applies a Group from its spec (as `kubectl apply` would).
+    pub async fn apply(&self, name: &str, spec: Value) -> Result<Group, kube::Error> {
+        let body = json!({
+            "apiVersion": "igz-operator.io/v1alpha1",
+            "kind": "Group",
+            "metadata": {"name": name},
+            "spec": spec,
+        });
+        self.groups
+            .patch(
+                name,
+                &PatchParams::apply("kubectl").force(),
+                &Patch::Apply(&body),
+            )
+            .await
+    }
+
+    pub async fn delete(&self, name: &str) {
+        self.groups
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("delete Group");
+    }
+
+    /// Polls the Group until `check` holds; panics with the last state after the deadline.
+    pub async fn wait_for(&self, name: &str, what: &str, check: impl Fn(&Group) -> bool) -> Group {
+        wait::until(&format!("Group {name}: {what}"), DEADLINE, || async {
+            match self.groups.get(name).await {
+                Ok(group) if check(&group) => Ok(group),
+                Ok(group) => Err(format!("{:#?}", group.status)),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .await
+    }
+
+    pub async fn wait_ready(&self, name: &str) -> Group {
+        self.wait_for(name, "Ready", |g| {
+            condition(g, "Ready").is_some_and(|c| c.0 == "True")
+        })
+        .await
+    }
+
+    pub async fn wait_reason(&self, name: &str, reason: &str) -> Group {
+        self.wait_for(name, &format!("Ready reason {reason}"), |g| {
+            condition(g, "Ready").is_some_and(|c| c.1 == reason)
+        })
+        .await
+    }
+
+    pub async fn wait_gone(&self, name: &str) {
+        wait::until(&format!("Group {name} gone"), DEADLINE, || async {
+            match self.groups.get(name).await {
+                Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+                Ok(group) => Err(format!("{:#?}", group.status)),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .await
+    }
+
+    /// The platform group with this name, read fresh.
+    pub async fn platform_group(&self, name: &str) -> Option<mgmt::UserGroup> {
+        self.platform
+            .find_group_by_name(name)
+            .await
+            .expect("read platform group")
+    }
+
+    pub async fn platform_groups_named(&self, name: &str) -> usize {
+        let groups = self
+            .platform
+            .list_groups()
+            .await
+            .expect("list platform groups");
+        groups.iter().filter(|g| g.name == name).count()
+    }
+
+    /// Usernames of a platform group's members.
+    pub async fn member_names(&self, group: &mgmt::UserGroup) -> Vec<String> {
+        let users = self.platform.list_users().await.expect("list users");
+        let mut names: Vec<String> = users
+            .into_iter()
+            .filter(|u| group.member_ids.contains(&u.id))
+            .map(|u| u.username)
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The group's role in each project, as "project=Role", sorted.
+    pub async fn roles_of(&self, group_id: &str) -> Vec<String> {
+        let projects = self.platform.list_projects().await.expect("list projects");
+        let mut roles: Vec<String> = projects
+            .iter()
+            .filter_map(|p| p.group_role(group_id).map(|r| format!("{}={r}", p.name)))
+            .collect();
+        roles.sort();
+        roles
+    }
+
+    /// Creates a user on the platform (outside Kubernetes), as the SDK's User.create does.
+    pub async fn create_user(&self, username: &str) {
+        let body = json!({"data": {"type": "user", "attributes": {
+            "username": username, "first_name": username, "last_name": "Test",
+            "email": format!("{username}@example.com"), "password": "Pa55word!",
+        }}});
+        self.post("/api/users", body, &[]).await;
+    }
+
+    /// Creates a project on the platform (outside Kubernetes), as the SDK's Project.create does.
+    pub async fn create_project(&self, name: &str) {
+        let body =
+            json!({"data": {"type": "project", "attributes": {"name": name, "description": ""}}});
+        self.post(
+            "/api/projects",
+            body,
+            &[("x-projects-role", "igz-mgmt-sdk")],
+        )
+        .await;
+        // Project creation is a job; wait until the project is readable.
+        wait::until(&format!("project {name} readable"), DEADLINE, || async {
+            match self.platform.find_project(name).await {
+                Ok(Some(_)) => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await
+    }
+
+    async fn post(&self, path: &str, body: Value, headers: &[(&str, &str)]) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.emulator.base_url()))
+            .header("cookie", format!("session=j:{{\"sid\": \"{ACCESS_KEY}\"}}"))
+            .json(&body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("emulator request");
+        assert!(resp.status().is_success(), "POST {path}: {}", resp.status());
+    }
+
+    /// Sets emulator faults (`PUT /__emulator/faults`); absent knobs keep their value.
+    pub async fn faults(&self, patch: FaultsPatch) {
+        self.admin.set_faults(patch).await;
+    }
+
+    /// Reasons of the Events about one Group.
+    pub async fn event_reasons(&self, name: &str) -> Vec<String> {
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.ns);
+        let list = events
+            .list(&ListParams::default())
+            .await
+            .expect("list events");
+        list.items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .filter_map(|e| e.reason)
+            .collect()
+    }
+
+    /// Notes of the Events about one Group with this reason.
+    pub async fn event_notes(&self, name: &str, reason: &str) -> Vec<String> {
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.ns);
+        let list = events
+            .list(&ListParams::default())
+            .await
+            .expect("list events");
+        list.items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .filter(|e| e.reason.as_deref() == Some(reason))
+            .filter_map(|e| e.note)
+            .collect()
+    }
+
+    pub async fn wait_event(&self, name: &str, reason: &str) {
+        wait::until(
+            &format!("a {reason} Event for Group {name}"),
+            DEADLINE,
+            || async {
+                let reasons = self.event_reasons(name).await;
+                if reasons.iter().any(|r| r == reason) {
+                    Ok(())
+                } else {
+                    Err(format!("{reasons:?}"))
+                }
+            },
+        )
+        .await
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(op) = self.operator.take() {
+            op.stop().await;
+        }
+        self.emulator.shutdown().await;
+    }
+}
+
+/// (status, reason, message) of a condition.
+pub fn condition(group: &Group, kind: &str) -> Option<(String, String, String)> {
+    group
+        .status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == kind)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
