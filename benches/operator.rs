@@ -4,7 +4,7 @@
 //! Baseline, measured in the same run against the same platform: a per-object design that reads
 //! each group with one GET per resync (the floor for anything that does not observe in bulk).
 //! Ratios below 1 mean the operator asks less of the platform than that floor.
-//! Targets (scale issue): <= 1.5 requests per group from scratch, <= 0.2 per group per resync.
+//! Targets: <= 1.5 requests per group from scratch, <= 0.2 per group per resync.
 //! Knobs: BENCH_GROUPS (default 200).
 
 use std::time::{Duration, Instant};
