@@ -46,6 +46,9 @@ pub struct MgmtError {
     message: String,
     retry: Retry,
     retry_after: Option<Duration>,
+    /// The answer to an earlier attempt of the same call was lost: whatever this error says,
+    /// the server may have acted on the call.
+    answer_lost: bool,
 }
 
 /// Longest server-provided detail kept in an error, so a misbehaving server cannot flood logs.
@@ -64,7 +67,14 @@ impl MgmtError {
             message: message.into(),
             retry: Retry::Never,
             retry_after: None,
+            answer_lost: false,
         }
+    }
+
+    /// Marks that an earlier attempt of this call lost its answer (see [`MgmtError::outcome_unknown`]).
+    pub(crate) fn after_lost_answer(mut self) -> Self {
+        self.answer_lost = true;
+        self
     }
 
     /// An error for a non-success HTTP status, with the server's JSON:API error details if any.
@@ -136,6 +146,13 @@ impl MgmtError {
     /// True when the server may have acted on the request although no success was seen.
     pub(crate) fn is_ambiguous(&self) -> bool {
         self.retry == Retry::IfIdempotent
+    }
+
+    /// True when the server may have carried out the call although it failed: this attempt got
+    /// no clear answer (a lost answer, a timeout, a gateway error), or an earlier attempt of the
+    /// same call did not. False means the failure is definite: the call changed nothing.
+    pub fn outcome_unknown(&self) -> bool {
+        self.is_ambiguous() || self.answer_lost
     }
 
     pub(crate) fn is_retryable(&self, idempotent: bool) -> bool {
@@ -262,6 +279,16 @@ mod tests {
         assert!(MgmtError::from_status("POST /api/user_groups", 503, b"", None).is_ambiguous());
         assert!(!MgmtError::from_status("POST /api/user_groups", 429, b"", None).is_ambiguous());
         assert!(!MgmtError::from_status("POST /api/user_groups", 409, b"", None).is_ambiguous());
+    }
+
+    #[test]
+    fn an_outcome_is_unknown_after_any_lost_answer() {
+        let conflict = MgmtError::from_status("POST /api/user_groups", 409, b"", None);
+        assert!(!conflict.outcome_unknown(), "a plain 409 is definite");
+        assert!(conflict.after_lost_answer().outcome_unknown());
+        assert!(MgmtError::from_status("POST /api/user_groups", 502, b"", None).outcome_unknown());
+        assert!(!MgmtError::from_status("POST /api/user_groups", 429, b"", None).outcome_unknown());
+        assert!(!MgmtError::from_status("POST /api/user_groups", 400, b"", None).outcome_unknown());
     }
 
     #[test]

@@ -75,7 +75,10 @@ impl MgmtClient {
 
     /// Creates a group with its initial members. A create is never repeated blindly: when its
     /// answer is lost (timeout, dropped connection, gateway error) the group is looked up by
-    /// name first, and only created again when it is not there.
+    /// name, and taken as the answer only when it carries everything that was sent (name,
+    /// description, gid when given, policies, members); otherwise the call fails with
+    /// `Conflict` and [`MgmtError::outcome_unknown`] set, and the group is left alone. When no
+    /// such group exists, the create is sent again.
     pub async fn create_group(&self, new: &NewUserGroup) -> Result<UserGroup, MgmtError> {
         let attributes = NewUserGroupAttributes {
             name: &new.name,
@@ -88,36 +91,63 @@ impl MgmtClient {
             body = body.with_many("users", "user", &new.member_ids);
         }
         let answer_lost = AtomicBool::new(false);
-        (|| self.create_round(&body, &new.name, &new.member_ids, &answer_lost))
+        let outcome = (|| self.create_round(&body, new, &answer_lost))
             .retry(self.inner.retry_backoff)
             .sleep(tokio::time::sleep)
             .when(MgmtError::is_ambiguous)
-            .await
+            .await;
+        match outcome {
+            Err(e) if answer_lost.load(Ordering::Relaxed) => Err(e.after_lost_answer()),
+            other => other,
+        }
     }
 
     /// One create attempt plus the recovery lookup after an ambiguous failure.
     async fn create_round<A: serde::Serialize>(
         &self,
         body: &Outgoing<A>,
-        name: &str,
-        member_ids: &[String],
+        new: &NewUserGroup,
         answer_lost: &AtomicBool,
     ) -> Result<UserGroup, MgmtError> {
         match self.send(Request::post(routes::GROUPS).json(body)).await {
-            Ok(resp) => created_group(&resp, member_ids),
-            // After a lost answer, a 409 most likely means our own create went through.
+            Ok(resp) => created_group(&resp, &new.member_ids),
+            // After a lost answer, a 409 may mean our own create went through, or not.
             Err(e) if e.kind() == ErrorKind::Conflict && answer_lost.load(Ordering::Relaxed) => {
-                self.find_group_by_name(name).await?.ok_or(e)
+                self.recover_create(new).await?.ok_or(e)
             }
             Err(e) if e.is_ambiguous() => {
                 answer_lost.store(true, Ordering::Relaxed);
                 tracing::warn!(error = %e, "group create got no clear answer; looking it up by name");
-                match self.find_group_by_name(name).await? {
-                    Some(group) => Ok(group),
-                    None => Err(e),
-                }
+                self.recover_create(new).await?.ok_or(e)
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// After a lost answer: the group named like ours, when it is provably what we sent;
+    /// `None` when there is none (the create may be sent again); an error when one exists
+    /// that differs (someone else's, or ours changed since: either way not ours to take).
+    async fn recover_create(&self, new: &NewUserGroup) -> Result<Option<UserGroup>, MgmtError> {
+        match self.find_group_by_name(&new.name).await? {
+            None => Ok(None),
+            Some(found) if new.describes(&found) => Ok(Some(found)),
+            Some(found) => {
+                tracing::warn!(
+                    name = %new.name,
+                    id = %found.id,
+                    "a group with this name exists but differs from what the lost create sent; leaving it alone"
+                );
+                Err(MgmtError::new(
+                    ErrorKind::Conflict,
+                    "POST /api/user_groups",
+                    format!(
+                        "user group {:?} exists (id {}) but does not match what this create sent; \
+                         the create's answer was lost, so whether it created the group is unknown",
+                        new.name, found.id
+                    ),
+                )
+                .after_lost_answer())
+            }
         }
     }
 

@@ -26,6 +26,25 @@ pub struct NewUserGroup {
     pub member_ids: Vec<String>,
 }
 
+impl NewUserGroup {
+    /// Whether `group` carries everything this create sends: the name, the description (unset
+    /// and empty are the same to the platform), the gid when one is given, the policies and the
+    /// members (both as sets). Only such a group may be taken for the answer to a lost create.
+    pub fn describes(&self, group: &UserGroup) -> bool {
+        let sorted = |items: &[String]| {
+            let mut items = items.to_vec();
+            items.sort();
+            items.dedup();
+            items
+        };
+        group.name == self.name
+            && group.description == self.description.clone().unwrap_or_default()
+            && self.gid.is_none_or(|gid| gid == group.gid)
+            && sorted(&group.assigned_policies) == sorted(&self.assigned_policies)
+            && sorted(&group.member_ids) == sorted(&self.member_ids)
+    }
+}
+
 /// Attribute changes; `None` leaves the attribute as it is. Membership is not touched.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct UserGroupPatch {
@@ -219,6 +238,47 @@ impl User {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lost_create_is_recognised_only_by_everything_it_sent() {
+        let sent = NewUserGroup {
+            name: "team".into(),
+            description: None,
+            gid: None,
+            assigned_policies: vec!["Data".into(), "Developer".into()],
+            member_ids: vec!["u2".into(), "u1".into()],
+        };
+        let ours = UserGroup {
+            id: "g1".into(),
+            name: "team".into(),
+            description: String::new(),
+            gid: 1234,
+            assigned_policies: vec!["Developer".into(), "Data".into()],
+            member_ids: vec!["u1".into(), "u2".into()],
+        };
+        assert!(
+            sent.describes(&ours),
+            "order and an unset description do not matter"
+        );
+        let differs: [fn(&mut UserGroup); 5] = [
+            |g| g.name = "other".into(),
+            |g| g.description = "hand-made".into(),
+            |g| g.assigned_policies.push("IT Admin".into()),
+            |g| g.member_ids.push("bob".into()),
+            |g| g.member_ids.truncate(1),
+        ];
+        for change in differs {
+            let mut group = ours.clone();
+            change(&mut group);
+            assert!(!sent.describes(&group), "{group:?}");
+        }
+        let with_gid = NewUserGroup {
+            gid: Some(5001),
+            ..sent.clone()
+        };
+        assert!(!with_gid.describes(&ours), "a gid that was sent must match");
+        assert!(with_gid.describes(&UserGroup { gid: 5001, ..ours }));
+    }
 
     #[test]
     fn roles_round_trip_and_order() {

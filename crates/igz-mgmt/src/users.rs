@@ -90,16 +90,22 @@ impl MgmtClient {
     }
 
     /// Adds the user to the group (no request beyond the read when it is already a member).
-    pub async fn add_user_to_group(&self, user_id: &str, group_id: &str) -> Result<(), MgmtError> {
+    /// Returns whether this call changed anything: `false` when the user already was a member.
+    pub async fn add_user_to_group(
+        &self,
+        user_id: &str,
+        group_id: &str,
+    ) -> Result<bool, MgmtError> {
         self.change_user_groups(user_id, group_id, true).await
     }
 
     /// Removes the user from the group (no request beyond the read when it is not a member).
+    /// Returns whether this call changed anything.
     pub async fn remove_user_from_group(
         &self,
         user_id: &str,
         group_id: &str,
-    ) -> Result<(), MgmtError> {
+    ) -> Result<bool, MgmtError> {
         self.change_user_groups(user_id, group_id, false).await
     }
 
@@ -110,12 +116,12 @@ impl MgmtClient {
         user_id: &str,
         group_id: &str,
         member: bool,
-    ) -> Result<(), MgmtError> {
+    ) -> Result<bool, MgmtError> {
         let _guard = self.inner.user_locks.lock(user_id).await;
         let user = self.get_user_raw(user_id).await?;
         let current = user.related_ids("user_groups").unwrap_or_default();
         let Some(groups) = with_membership(current, group_id, member) else {
-            return Ok(());
+            return Ok(false);
         };
         // Echo the attributes as read (as the SDK does), minus nulls the server never takes.
         let attributes: Map<String, Value> = user
@@ -127,7 +133,7 @@ impl MgmtClient {
             Outgoing::new("user", attributes).with_many("user_groups", "user_group", &groups);
         self.send(Request::put(routes::USER, &[user_id]).json(&body))
             .await?;
-        Ok(())
+        Ok(true)
     }
 
     /// Replaces a group's members with one group-side PUT. Only when enabled in the settings:

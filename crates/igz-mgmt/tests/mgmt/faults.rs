@@ -130,6 +130,53 @@ async fn a_create_whose_answer_is_dropped_yields_exactly_one_group() {
 }
 
 #[tokio::test]
+async fn a_lost_create_never_takes_a_group_that_differs_from_what_it_sent() {
+    let env = start().await;
+    let client = env.client();
+    let bob = client.find_user("bob").await.unwrap().unwrap().id;
+    let alice = client.find_user("alice").await.unwrap().unwrap().id;
+    // Someone else's group holds the name; our create's answer (a 409) is lost on the way back.
+    let theirs = client
+        .create_group(&new_group("contested", vec![bob.clone()]))
+        .await
+        .unwrap();
+    env.set_faults(FaultsPatch {
+        script: Some(vec![ScriptedFault {
+            route: Some("POST /api/user_groups".into()),
+            fault: Fault::Drop,
+        }]),
+        ..Default::default()
+    })
+    .await;
+    let err = client
+        .create_group(&new_group("contested", vec![alice]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert!(err.outcome_unknown(), "the answer was lost: {err}");
+    assert_eq!(env.admin.stats().await.faults.dropped, 1);
+    let after = client.get_group(&theirs.id).await.unwrap().unwrap();
+    assert_eq!(after, theirs, "their group is untouched");
+    assert_eq!(after.member_ids, vec![bob]);
+}
+
+#[tokio::test]
+async fn a_definite_conflict_says_the_outcome_is_known() {
+    let env = start().await;
+    let client = env.client();
+    client
+        .create_group(&new_group("taken-for-sure", vec![]))
+        .await
+        .unwrap();
+    let err = client
+        .create_group(&new_group("taken-for-sure", vec![]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    assert!(!err.outcome_unknown(), "a 409 that arrived is definite");
+}
+
+#[tokio::test]
 async fn retry_after_on_429_is_honoured() {
     let env = start().await;
     let mut cfg = env.config(access_key());

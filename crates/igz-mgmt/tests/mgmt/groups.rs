@@ -73,9 +73,12 @@ async fn group_lifecycle_round_trips() {
         "membership kept"
     );
 
-    client.add_user_to_group(&carol, &created.id).await.unwrap();
+    assert!(client.add_user_to_group(&carol, &created.id).await.unwrap());
     let puts = env.route_count("PUT /api/users/{id}").await;
-    client.add_user_to_group(&carol, &created.id).await.unwrap();
+    assert!(
+        !client.add_user_to_group(&carol, &created.id).await.unwrap(),
+        "already a member: nothing changed"
+    );
     assert_eq!(
         env.route_count("PUT /api/users/{id}").await,
         puts,
