@@ -1,6 +1,7 @@
 //! Reconcile failures, each mapped to a condition reason and a sentence a platform admin can act on.
 
 use crate::crd::Reason;
+use crate::plan::Blocked;
 use igz_mgmt::{ErrorKind, MgmtError};
 
 #[derive(Debug, thiserror::Error)]
@@ -12,6 +13,16 @@ pub enum Error {
     /// The Kubernetes API refused or failed a request.
     #[error("Kubernetes API request failed while {doing}: {source}")]
     Kube { doing: String, source: kube::Error },
+
+    /// A create was refused because a group with the name exists (it is not ours, or not
+    /// provably ours): the resource must leave it alone.
+    #[error("{0}")]
+    AlreadyExists(Blocked),
+
+    /// The shared picture of the platform missed something that exists; the next reconcile
+    /// re-reads it. Not a failure to report.
+    #[error("the picture of the platform was out of date")]
+    StalePicture,
 }
 
 impl Error {
@@ -38,12 +49,16 @@ impl Error {
                 (ErrorKind::Unavailable | ErrorKind::Timeout, _) => Reason::ApiUnavailable,
                 _ => Reason::ReconcileError,
             },
-            Error::Kube { .. } => Reason::ReconcileError,
+            Error::Kube { .. } | Error::StalePicture => Reason::ReconcileError,
+            Error::AlreadyExists(blocked) => blocked.reason(),
         }
     }
 
     /// The condition/Event message: what failed plus what the admin can do about it.
     pub fn message(&self) -> String {
+        if let Error::AlreadyExists(blocked) = self {
+            return blocked.message();
+        }
         let hint = match self.reason() {
             Reason::CredentialsInvalid => {
                 " Check the operator's access key (the Secret behind --access-key-file) and username."
@@ -61,6 +76,8 @@ impl Error {
         match self {
             Error::Platform { doing, source } => format!("{doing}: {source}"),
             Error::Kube { doing, source } => format!("{doing} (Kubernetes API: {source})"),
+            Error::AlreadyExists(blocked) => blocked.message(),
+            Error::StalePicture => self.to_string(),
         }
     }
 
@@ -68,10 +85,36 @@ impl Error {
     /// cache lagged behind; not a failure worth reporting.
     pub fn is_stale_resource(&self) -> bool {
         matches!(self, Error::Kube { source: kube::Error::Api(status), .. } if status.code == 409)
+            || matches!(self, Error::StalePicture)
     }
 
-    /// The platform's answer says our cached picture of it was wrong (something vanished).
+    /// The platform's answer says our cached picture of it was wrong (something vanished or
+    /// already exists).
     pub fn invalidates_snapshot(&self) -> bool {
         matches!(self, Error::Platform { source, .. } if matches!(source.kind(), ErrorKind::NotFound | ErrorKind::Conflict))
+            || matches!(self, Error::StalePicture)
+    }
+
+    /// For a failed create: the failure is definite (the request certainly created nothing),
+    /// so the pending-create record can go.
+    pub fn create_definitely_failed(&self) -> bool {
+        match self {
+            Error::Platform { source, .. } => !source.outcome_unknown(),
+            Error::StalePicture => true,
+            _ => false,
+        }
+    }
+
+    /// For a failed create: the platform refused because the name is taken. `outcome_unknown`
+    /// when an earlier attempt's answer was lost and the group found differs from what it sent.
+    pub fn create_name_taken(&self, name: &str) -> Option<Blocked> {
+        let Error::Platform { source, .. } = self else {
+            return None;
+        };
+        (source.kind() == ErrorKind::Conflict).then(|| Blocked::AlreadyExists {
+            name: name.to_owned(),
+            id: None,
+            create_outcome_unknown: source.outcome_unknown(),
+        })
     }
 }

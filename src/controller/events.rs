@@ -89,7 +89,12 @@ impl Events {
 pub fn action_reason(action: &Action) -> &'static str {
     match action {
         Action::CreateGroup { .. } => "Created",
-        Action::AdoptGroup { .. } => "Adopted",
+        Action::AdoptGroup {
+            lost_create: false, ..
+        } => "Adopted",
+        Action::AdoptGroup {
+            lost_create: true, ..
+        } => "Recovered",
         Action::UpdateGroup(_) => "Updated",
         Action::AddMember { .. } => "MemberAdded",
         Action::RemoveMember { .. } => "MemberRemoved",

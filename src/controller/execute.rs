@@ -6,15 +6,41 @@ use super::snapshot::Snapshot;
 use crate::plan::Action;
 use igz_mgmt::{MgmtClient, NewUserGroup, UserGroupPatch};
 
-/// Executes `action` on group `group_id` (unknown before the group is created). Returns the
-/// group's id when the action created or adopted it. A failure that shows the shared picture
-/// was wrong (something in it vanished or already exists) makes the next reconcile re-read it.
+/// What an action did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Done {
+    /// The group's id, when the action created or adopted it.
+    pub group_id: Option<String>,
+    /// False when the platform already was as the action wanted it (a plan from a stale
+    /// picture): e.g. a member added by someone else meanwhile, whom we must not count as ours.
+    pub changed: bool,
+}
+
+impl Done {
+    fn changed(changed: bool) -> Self {
+        Done {
+            group_id: None,
+            changed,
+        }
+    }
+
+    fn group(id: String) -> Self {
+        Done {
+            group_id: Some(id),
+            changed: true,
+        }
+    }
+}
+
+/// Executes `action` on group `group_id` (for a create: the id status recorded, if any). A
+/// failure that shows the shared picture was wrong (something in it vanished or already exists)
+/// makes the next reconcile re-read it.
 pub async fn execute(
     mgmt: &MgmtClient,
     snapshot: &Snapshot,
     group_id: Option<&str>,
     action: &Action,
-) -> Result<Option<String>, Error> {
+) -> Result<Done, Error> {
     let outcome = perform(mgmt, snapshot, group_id, action).await;
     if let Err(e) = &outcome
         && e.invalidates_snapshot()
@@ -29,7 +55,7 @@ async fn perform(
     snapshot: &Snapshot,
     group_id: Option<&str>,
     action: &Action,
-) -> Result<Option<String>, Error> {
+) -> Result<Done, Error> {
     let failed = |e| Error::platform(doing(action), e);
     let id = || group_id.unwrap_or_default().to_owned();
     match action {
@@ -40,6 +66,14 @@ async fn perform(
             assigned_policies,
             members,
         } => {
+            // Recreating a group status names: it was missing from the shared picture. Check
+            // the one group before creating another (a picture can miss a group, e.g. a list
+            // paged while other groups were deleted).
+            if let Some(recorded) = group_id
+                && mgmt.get_group(recorded).await.map_err(failed)?.is_some()
+            {
+                return Err(Error::StalePicture);
+            }
             let new = NewUserGroup {
                 name: name.clone(),
                 description: description.clone(),
@@ -50,9 +84,9 @@ async fn perform(
             let created = mgmt.create_group(&new).await.map_err(failed)?;
             let created_id = created.id.clone();
             snapshot.record(|view| view.record_group(created)).await;
-            Ok(Some(created_id))
+            Ok(Done::group(created_id))
         }
-        Action::AdoptGroup { id, .. } => Ok(Some(id.clone())),
+        Action::AdoptGroup { id, .. } => Ok(Done::group(id.clone())),
         Action::UpdateGroup(update) => {
             let patch = UserGroupPatch {
                 name: update.name.clone(),
@@ -67,27 +101,29 @@ async fn perform(
             snapshot
                 .record(|view| view.record_attributes(&updated))
                 .await;
-            Ok(None)
+            Ok(Done::changed(true))
         }
         Action::AddMember { user_id, .. } => {
             let group_id = id();
-            mgmt.add_user_to_group(user_id, &group_id)
+            let changed = mgmt
+                .add_user_to_group(user_id, &group_id)
                 .await
                 .map_err(failed)?;
             snapshot
                 .record(|view| view.record_membership(&group_id, user_id, true))
                 .await;
-            Ok(None)
+            Ok(Done::changed(changed))
         }
         Action::RemoveMember { user_id, .. } => {
             let group_id = id();
-            mgmt.remove_user_from_group(user_id, &group_id)
+            let changed = mgmt
+                .remove_user_from_group(user_id, &group_id)
                 .await
                 .map_err(failed)?;
             snapshot
                 .record(|view| view.record_membership(&group_id, user_id, false))
                 .await;
-            Ok(None)
+            Ok(Done::changed(changed))
         }
         Action::SetProjectRole { project, role } => {
             let group_id = id();
@@ -97,7 +133,7 @@ async fn perform(
             snapshot
                 .record(|view| view.record_project_role(project, &group_id, Some(*role)))
                 .await;
-            Ok(None)
+            Ok(Done::changed(true))
         }
         Action::RemoveProjectRole { project } => {
             let group_id = id();
@@ -107,12 +143,12 @@ async fn perform(
             snapshot
                 .record(|view| view.record_project_role(project, &group_id, None))
                 .await;
-            Ok(None)
+            Ok(Done::changed(true))
         }
         Action::DeleteGroup { id, .. } => {
             mgmt.delete_group(id).await.map_err(failed)?;
             snapshot.record(|view| view.record_deleted(id)).await;
-            Ok(None)
+            Ok(Done::changed(true))
         }
     }
 }

@@ -9,7 +9,7 @@ use kube::ResourceExt;
 
 use super::snapshot::PlatformView;
 use crate::crd::{CREATE_PENDING_ANNOTATION, Group, ProjectRoleState};
-use crate::plan::{Desired, Observed};
+use crate::plan::{Desired, Observed, PendingCreate};
 
 pub fn observe(
     group: &Group,
@@ -46,7 +46,10 @@ pub fn observe(
 
     Observed {
         status_group_id: status.group_id.clone(),
-        create_pending: group.annotations().contains_key(CREATE_PENDING_ANNOTATION),
+        pending_create: group
+            .annotations()
+            .get(CREATE_PENDING_ANNOTATION)
+            .map(|value| PendingCreate::parse(value)),
         spec_applied: status.observed_generation.is_some()
             && status.observed_generation == group.metadata.generation,
         managed_members: status.managed_members.iter().cloned().collect(),

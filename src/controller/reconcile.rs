@@ -1,5 +1,6 @@
 //! One reconcile of one Group: observe -> plan -> execute -> status, wrapped in the finalizer.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,7 +19,7 @@ use super::status::{self, Verdict};
 use crate::crd::{
     CREATE_PENDING_ANNOTATION, DeletionPolicy, FINALIZER, Group, GroupStatus, Reason,
 };
-use crate::plan::{self, Action, Desired, Observed, Plan};
+use crate::plan::{self, Action, Desired, Observed, Plan, SentGroup, pending_create_record};
 
 pub type ReconcileError = finalizer::Error<Error>;
 
@@ -84,10 +85,11 @@ async fn apply(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue
         return Ok(Requeue::requeue(ctx.timing.blocked_retry));
     }
 
-    let group_id = match execute_plan(api, group, ctx, &observed, &plan).await {
-        Ok(id) => id,
+    let executed = match execute_plan(api, group, ctx, &observed, &plan).await {
+        Ok(executed) => executed,
         Err(e) => return Err(report_failure(api, group, ctx, e, Stage::Changing).await),
     };
+    let group_id = executed.group_id;
 
     let platform = match &group_id {
         Some(id) => ctx.snapshot.peek(|view| view.group(id)).await.flatten(),
@@ -101,7 +103,18 @@ async fn apply(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue
             .warning(group, reason.as_str(), message.clone())
             .await;
     }
-    let plan = Plan { group_id, ..plan };
+    // A member the plan added who already was one (the picture was older than someone else's
+    // change) was not added by us: never count them as managed.
+    let managed_members = plan
+        .managed_members
+        .difference(&executed.already_members)
+        .cloned()
+        .collect();
+    let plan = Plan {
+        group_id,
+        managed_members,
+        ..plan
+    };
     let status = status::build(group, &plan, platform.as_ref(), &verdict, &now());
     write_status(api, group, status).await?;
     Ok(match verdict {
@@ -125,17 +138,28 @@ async fn observe_and_plan(
     Ok((observed, plan))
 }
 
-/// Runs the plan's actions in order, with an Event for each. Returns the group's id.
+/// What executing a plan did, beyond the Events it published.
+struct Executed {
+    /// The group's id (known after a create or adoption).
+    group_id: Option<String>,
+    /// Usernames the plan added who turned out to be members already.
+    already_members: BTreeSet<String>,
+}
+
+/// Runs the plan's actions in order, with an Event for each.
 async fn execute_plan(
     api: &Api<Group>,
     group: &mut Group,
     ctx: &Context,
     observed: &Observed,
     plan: &Plan,
-) -> Result<Option<String>, Error> {
-    let mut group_id = plan.group_id.clone().or(observed.status_group_id.clone());
+) -> Result<Executed, Error> {
+    let mut executed = Executed {
+        group_id: plan.group_id.clone().or(observed.status_group_id.clone()),
+        already_members: BTreeSet::new(),
+    };
     if plan.actions.is_empty() {
-        return Ok(group_id);
+        return Ok(executed);
     }
     let name = group.effective_group_name();
     let progress = if plan
@@ -171,25 +195,62 @@ async fn execute_plan(
     }
 
     for action in &plan.actions {
-        let creating = matches!(action, Action::CreateGroup { .. });
-        if creating {
-            set_create_pending(api, group, true).await?;
+        let sent = SentGroup::of(action);
+        if let Some(sent) = &sent {
+            // Before the request: should its answer be lost, the record proves what it sent.
+            set_create_pending(api, group, Some(sent)).await?;
         }
-        if let Some(id) = execute(&ctx.mgmt, &ctx.snapshot, group_id.as_deref(), action).await? {
+        let done = match execute(
+            &ctx.mgmt,
+            &ctx.snapshot,
+            executed.group_id.as_deref(),
+            action,
+        )
+        .await
+        {
+            Ok(done) => done,
+            Err(e) if sent.is_some() => return Err(create_failed(api, group, e).await),
+            Err(e) => return Err(e),
+        };
+        if let Some(id) = done.group_id {
             // Record the id before anything else: from now on the group is found by id only.
             let mut status = status::with_verdict(group, &progress, &now());
             status.group_id = Some(id.clone());
             write_status(api, group, status).await?;
-            group_id = Some(id);
-            // The id is recorded: a pending create (ours, or the lost one just adopted) is over.
+            executed.group_id = Some(id);
+            // The id is recorded: a pending create (ours, or the lost one just found) is over.
             if group.annotations().contains_key(CREATE_PENDING_ANNOTATION) {
-                set_create_pending(api, group, false).await?;
+                set_create_pending(api, group, None).await?;
             }
+        }
+        if let Action::AddMember { username, .. } = action
+            && !done.changed
+        {
+            executed.already_members.insert(username.clone());
+            continue;
         }
         tracing::info!(group = %ObjectRef::from_obj(&*group), "{action}");
         ctx.events.action_done(group, action).await;
     }
-    Ok(group_id)
+    Ok(executed)
+}
+
+/// A create failed. A definite answer (the request certainly created nothing: a 409, another
+/// 4xx, a 429) ends the pending state at once, so the group found later is never mistaken for
+/// ours. A taken name is reported as AlreadyExists, with nothing touched.
+async fn create_failed(api: &Api<Group>, group: &mut Group, error: Error) -> Error {
+    if error.create_definitely_failed()
+        && let Err(e) = set_create_pending(api, group, None).await
+    {
+        return e;
+    }
+    match error.create_name_taken(&group.effective_group_name()) {
+        Some(blocked) => {
+            tracing::info!(group = %ObjectRef::from_obj(&*group), error = %error, "create refused: {blocked}");
+            Error::AlreadyExists(blocked)
+        }
+        None => error,
+    }
 }
 
 async fn cleanup(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue, Error> {
@@ -297,14 +358,14 @@ async fn write_status(
     Ok(())
 }
 
-/// Sets or clears the create-pending record (see `CREATE_PENDING_ANNOTATION`), under the same
-/// resourceVersion precondition as status writes.
+/// Records what a create is about to send (see `CREATE_PENDING_ANNOTATION`), or clears the
+/// record, under the same resourceVersion precondition as status writes.
 async fn set_create_pending(
     api: &Api<Group>,
     group: &mut Group,
-    pending: bool,
+    sent: Option<&SentGroup>,
 ) -> Result<(), Error> {
-    let value = pending.then(|| now().0.to_string());
+    let value = sent.map(|sent| pending_create_record(sent, &now().0.to_string()));
     let patch = serde_json::json!({"metadata": {
         "resourceVersion": group.resource_version(),
         "annotations": {CREATE_PENDING_ANNOTATION: value},

@@ -19,10 +19,12 @@ pub enum Action {
         /// Username -> user id.
         members: BTreeMap<String, String>,
     },
-    /// Record an existing group's id in status (adoptExisting, or recovery of a lost create).
+    /// Record an existing group's id in status: adoptExisting, or (`lost_create`) the group a
+    /// create of ours made although its answer was lost.
     AdoptGroup {
         id: String,
         name: String,
+        lost_create: bool,
     },
     /// Change the group's attributes; only the fields that differ are set.
     UpdateGroup(GroupUpdate),
@@ -69,9 +71,19 @@ impl fmt::Display for Action {
                 "Created platform group \"{name}\" with {} member(s)",
                 members.len()
             ),
-            Action::AdoptGroup { id, name } => {
-                write!(f, "Adopted existing platform group \"{name}\" (id {id})")
-            }
+            Action::AdoptGroup {
+                id,
+                name,
+                lost_create: false,
+            } => write!(f, "Adopted existing platform group \"{name}\" (id {id})"),
+            Action::AdoptGroup {
+                id,
+                name,
+                lost_create: true,
+            } => write!(
+                f,
+                "Found platform group \"{name}\" (id {id}), created by this resource's earlier request whose answer was lost"
+            ),
             Action::UpdateGroup(update) => {
                 write!(f, "Updated group attributes: {}", update.changed_fields())
             }
@@ -115,8 +127,15 @@ impl GroupUpdate {
 /// Why a resource must leave the platform untouched.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Blocked {
-    /// A platform group with the name exists and this resource neither created it nor may adopt it.
-    AlreadyExists { name: String, id: String },
+    /// A platform group with the name exists and this resource neither created it nor may adopt
+    /// it. `id` is unknown when a create learnt of the group only from a 409.
+    /// `create_outcome_unknown`: an earlier create of ours lost its answer and the group does not
+    /// carry what that create sent, so whether it is ours cannot be told.
+    AlreadyExists {
+        name: String,
+        id: Option<String>,
+        create_outcome_unknown: bool,
+    },
     /// Another Group resource (`owner`, "namespace/name") holds the name.
     NameConflict { name: String, owner: String },
 }
@@ -132,10 +151,27 @@ impl Blocked {
     /// A message a platform admin can act on.
     pub fn message(&self) -> String {
         match self {
-            Blocked::AlreadyExists { name, id } => format!(
-                "A platform group named \"{name}\" (id {id}) already exists and was not created by \
-                 this resource, so it is left untouched. Set spec.adoptExisting: true to manage it, \
-                 or choose another spec.groupName."
+            Blocked::AlreadyExists {
+                name,
+                id,
+                create_outcome_unknown: false,
+            } => format!(
+                "A platform group named \"{name}\"{} already exists and was not created by this \
+                 resource, so it is left untouched. Set spec.adoptExisting: true to manage it, or \
+                 choose another spec.groupName.",
+                id_note(id)
+            ),
+            Blocked::AlreadyExists {
+                name,
+                id,
+                create_outcome_unknown: true,
+            } => format!(
+                "A platform group named \"{name}\"{} exists, and the outcome of this resource's \
+                 earlier create request is unknown (its answer was lost); the group does not match \
+                 what that request sent, so it is left untouched. If the group is in fact this \
+                 resource's, set spec.adoptExisting: true to manage it; otherwise choose another \
+                 spec.groupName.",
+                id_note(id)
             ),
             Blocked::NameConflict { name, owner } => format!(
                 "Group resource {owner} already manages the platform group \"{name}\", so this \
@@ -144,6 +180,12 @@ impl Blocked {
             ),
         }
     }
+}
+
+fn id_note(id: &Option<String>) -> String {
+    id.as_ref()
+        .map(|id| format!(" (id {id})"))
+        .unwrap_or_default()
 }
 
 impl fmt::Display for Blocked {

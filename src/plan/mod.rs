@@ -6,15 +6,18 @@
 //!
 //! Identity rules: once created, a group is found by the id in status, never by name.
 //! Before the first create a group with the desired name is adopted only when `adoptExisting` is
-//! set or a create of ours is pending (its answer was lost); otherwise the plan is blocked with
-//! `AlreadyExists`. A rival Group resource owning the name blocks the plan with `NameConflict`.
+//! set, or taken as ours when a create of ours is pending (its answer was lost) and the group
+//! carries exactly what that create sent; otherwise the plan is blocked with `AlreadyExists`.
+//! A rival Group resource owning the name blocks the plan with `NameConflict`.
 
 mod action;
 mod attributes;
 mod members;
+mod pending;
 mod roles;
 
 pub use action::{Action, Blocked, GroupUpdate};
+pub use pending::{PendingCreate, SentGroup, record as pending_create_record};
 
 use crate::crd::{DeletionPolicy, Group, MembersPolicy, ProjectRole};
 use std::collections::{BTreeMap, BTreeSet};
@@ -80,9 +83,9 @@ pub struct PlatformGroup {
 pub struct Observed {
     /// status.groupId: the group this resource created or adopted.
     pub status_group_id: Option<String>,
-    /// The create-pending annotation is present: a create request of ours may have succeeded
-    /// without us learning the id.
-    pub create_pending: bool,
+    /// The create-pending annotation: a create request of ours may have succeeded without us
+    /// learning the id.
+    pub pending_create: Option<PendingCreate>,
     /// status.observedGeneration equals metadata.generation: this spec was already applied, so
     /// any difference found now was made outside Kubernetes (drift).
     pub spec_applied: bool,
@@ -176,8 +179,14 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         .group_by_name
         .as_ref()
         .filter(|group| group.name == desired.group_name);
+    let ours = |group: &PlatformGroup| {
+        observed
+            .pending_create
+            .as_ref()
+            .is_some_and(|pending| pending.made(group))
+    };
     let mut plan = match by_name {
-        Some(existing) if observed.create_pending || desired.adopt_existing => {
+        Some(existing) if desired.adopt_existing || ours(existing) => {
             let mut plan = converge(desired, observed, existing);
             // The adopted group's differences are its first alignment, not drift.
             plan.drift.clear();
@@ -186,6 +195,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
                 Action::AdoptGroup {
                     id: existing.id.clone(),
                     name: existing.name.clone(),
+                    lost_create: !desired.adopt_existing,
                 },
             );
             plan
@@ -194,7 +204,8 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
             return blocked(
                 Blocked::AlreadyExists {
                     name: existing.name.clone(),
-                    id: existing.id.clone(),
+                    id: Some(existing.id.clone()),
+                    create_outcome_unknown: observed.pending_create.is_some(),
                 },
                 observed,
             );
@@ -208,16 +219,18 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
 /// Plans the platform side of deleting the resource: remove the group from every project role
 /// it holds, then delete it. Only a group this resource owns is touched: the one named by
 /// status.groupId or, when a create of ours was pending and no other resource holds the name,
-/// the group our lost create made. `Orphan` touches nothing.
+/// the group our lost create provably made. `Orphan` touches nothing.
 pub fn plan_cleanup(policy: DeletionPolicy, observed: &Observed) -> Vec<Action> {
     if policy == DeletionPolicy::Orphan {
         return Vec::new();
     }
     let lost_create = || {
-        let unclaimed = observed.status_group_id.is_none()
-            && observed.create_pending
-            && observed.rival_owner.is_none();
-        observed.group_by_name.as_ref().filter(|_| unclaimed)
+        let pending = observed.pending_create.as_ref()?;
+        let unclaimed = observed.status_group_id.is_none() && observed.rival_owner.is_none();
+        observed
+            .group_by_name
+            .as_ref()
+            .filter(|group| unclaimed && pending.made(group))
     };
     let Some(group) = observed.owned_group().or_else(lost_create) else {
         return Vec::new();

@@ -103,7 +103,7 @@ fn observed_state() -> impl Strategy<Value = Observed> {
             proptest::option::of(platform_group_state("g1", owned_name)),
             proptest::option::of(platform_group_state("g2", Just(NAME.to_owned()).boxed())),
             any::<bool>(), // status.groupId set
-            any::<bool>(), // create pending
+            0..4_u8,       // create pending: none, made the group by name, sent other, legacy
             any::<bool>(), // spec applied
         ),
         subset(&USERS),
@@ -133,9 +133,15 @@ fn observed_state() -> impl Strategy<Value = Observed> {
                     Some(owned) if owned.name == NAME => Some(owned.clone()),
                     _ => by_name.map(keep_existing_projects),
                 };
+                let pending_create = match (create_pending, &by_name) {
+                    (1, Some(group)) => Some(pending_for(group)),
+                    (1 | 2, _) => Some(pending_elsewhere()),
+                    (3, _) => Some(PendingCreate::parse("2026-11-28T10:00:00Z")),
+                    _ => None,
+                };
                 Observed {
                     status_group_id: has_status_id.then(|| "g1".to_owned()),
-                    create_pending,
+                    pending_create,
                     spec_applied,
                     managed_members: managed,
                     group_by_id: by_id,
@@ -253,6 +259,22 @@ proptest! {
     }
 
     #[test]
+    fn a_group_found_by_name_is_taken_only_when_asked_or_provably_ours(
+        desired in desired_state(),
+        observed in observed_state(),
+    ) {
+        let plan = plan(&desired, &observed);
+        for action in &plan.actions {
+            if let Action::AdoptGroup { id, .. } = action {
+                let group = observed.group_by_name.as_ref().expect("adopted a group seen by name");
+                prop_assert_eq!(&group.id, id);
+                let ours = observed.pending_create.as_ref().is_some_and(|p| p.made(group));
+                prop_assert!(desired.adopt_existing || ours, "took over {} unasked", id);
+            }
+        }
+    }
+
+    #[test]
     fn planning_is_deterministic(desired in desired_state(), observed in observed_state()) {
         prop_assert_eq!(plan(&desired, &observed), plan(&desired, &observed));
     }
@@ -289,8 +311,10 @@ proptest! {
             Some(Action::DeleteGroup { id, .. }) => {
                 let by_status = observed.status_group_id.as_ref() == Some(id);
                 let lost_create = observed.status_group_id.is_none()
-                    && observed.create_pending
-                    && observed.rival_owner.is_none();
+                    && observed.rival_owner.is_none()
+                    && observed.group_by_name.as_ref().is_some_and(|g| {
+                        &g.id == id && observed.pending_create.as_ref().is_some_and(|p| p.made(g))
+                    });
                 prop_assert!(by_status || lost_create, "deleted {} which this resource does not own", id);
                 let group = [&observed.group_by_id, &observed.group_by_name]
                     .into_iter()
@@ -306,9 +330,11 @@ proptest! {
             None => {
                 prop_assert!(owned(&observed).is_none());
                 let lost_create = observed.status_group_id.is_none()
-                    && observed.create_pending
-                    && observed.rival_owner.is_none();
-                prop_assert!(!(lost_create && observed.group_by_name.is_some()));
+                    && observed.rival_owner.is_none()
+                    && observed.group_by_name.as_ref().is_some_and(|g| {
+                        observed.pending_create.as_ref().is_some_and(|p| p.made(g))
+                    });
+                prop_assert!(!lost_create, "the group of our lost create was left behind");
             }
             Some(other) => prop_assert!(false, "cleanup must end with a delete, got {:?}", other),
         }

@@ -34,6 +34,31 @@ pub fn desired(name: &str) -> Desired {
     }
 }
 
+/// A pending-create record proving that `group` is what the create sent.
+pub fn pending_for(group: &PlatformGroup) -> PendingCreate {
+    let create = Action::CreateGroup {
+        name: group.name.clone(),
+        description: group.description.clone(),
+        gid: None,
+        assigned_policies: group.assigned_policies.clone(),
+        members: group
+            .member_ids
+            .iter()
+            .map(|id| (format!("user-{id}"), id.clone()))
+            .collect(),
+    };
+    PendingCreate {
+        sent: SentGroup::of(&create),
+    }
+}
+
+/// A pending-create record of a create that sent something else than any group seen here.
+pub fn pending_elsewhere() -> PendingCreate {
+    let mut other = platform_group("other", "team");
+    other.description = Some("sent by a create whose answer was lost".into());
+    pending_for(&other)
+}
+
 pub fn platform_group(id: &str, name: &str) -> PlatformGroup {
     PlatformGroup {
         id: id.to_owned(),
@@ -89,7 +114,7 @@ pub fn apply(observed: &Observed, plan: &Plan) -> Observed {
                 next.status_group_id = Some(group.id.clone());
                 next.group_by_name = Some(group.clone());
                 next.group_by_id = Some(group);
-                next.create_pending = false;
+                next.pending_create = None;
             }
             Action::AdoptGroup { id, .. } => {
                 let group = next
@@ -99,7 +124,7 @@ pub fn apply(observed: &Observed, plan: &Plan) -> Observed {
                 assert_eq!(&group.id, id);
                 next.status_group_id = Some(id.clone());
                 next.group_by_id = Some(group);
-                next.create_pending = false;
+                next.pending_create = None;
             }
             Action::UpdateGroup(update) => edit(&mut next, |g| {
                 if let Some(name) = &update.name {

@@ -224,7 +224,8 @@ fn adopt_existing_takes_over_and_aligns_the_group_without_drift() {
         vec![
             Action::AdoptGroup {
                 id: "foreign".into(),
-                name: "team".into()
+                name: "team".into(),
+                lost_create: false,
             },
             add("bob"),
             remove("carol"),
@@ -246,11 +247,11 @@ fn adopt_existing_takes_over_and_aligns_the_group_without_drift() {
 }
 
 #[test]
-fn lost_create_is_recovered_by_adopting_under_the_pending_record() {
+fn lost_create_is_recovered_when_the_group_carries_what_it_sent() {
     let mut observed = platform();
-    observed.create_pending = true;
     let mut ours = platform_group("lost", "team");
     ours.member_ids = names(&["uid-alice", "uid-bob"]);
+    observed.pending_create = Some(pending_for(&ours));
     observed.group_by_name = Some(ours);
     let plan = plan(&team(), &observed);
     assert!(plan.blocked.is_none());
@@ -258,7 +259,8 @@ fn lost_create_is_recovered_by_adopting_under_the_pending_record() {
         plan.actions[0],
         Action::AdoptGroup {
             id: "lost".into(),
-            name: "team".into()
+            name: "team".into(),
+            lost_create: true,
         }
     );
     assert!(
@@ -271,9 +273,37 @@ fn lost_create_is_recovered_by_adopting_under_the_pending_record() {
 }
 
 #[test]
+fn a_pending_create_never_takes_a_group_that_differs_from_what_it_sent() {
+    // A hand-made group with the name, and a create of ours whose answer was lost: the group
+    // does not carry what we sent, so it is not ours, whatever the record says.
+    let mut observed = platform();
+    let mut theirs = platform_group("hand-made", "team");
+    theirs.member_ids = names(&["uid-bob"]);
+    observed.group_by_name = Some(theirs);
+    for pending in [
+        pending_elsewhere(),
+        // A record from an older version (a bare timestamp) proves nothing.
+        PendingCreate::parse("2026-11-28T10:00:00Z"),
+    ] {
+        observed.pending_create = Some(pending);
+        let plan = plan(&team(), &observed);
+        assert!(plan.actions.is_empty(), "{:?}", plan.actions);
+        let blocked = plan.blocked.expect("blocked");
+        assert_eq!(blocked.reason(), Reason::AlreadyExists);
+        let message = blocked.message();
+        assert!(
+            message.contains("outcome of this resource's earlier create request is unknown"),
+            "{message}"
+        );
+        assert!(message.contains("spec.adoptExisting: true"), "{message}");
+        assert!(message.contains("hand-made"), "names the group: {message}");
+    }
+}
+
+#[test]
 fn pending_create_that_never_happened_is_created() {
     let mut observed = platform();
-    observed.create_pending = true;
+    observed.pending_create = Some(pending_elsewhere());
     let plan = plan(&team(), &observed);
     assert!(matches!(plan.actions[0], Action::CreateGroup { .. }));
 }
@@ -283,7 +313,7 @@ fn rival_owner_blocks_everything() {
     let mut observed = platform();
     observed.group_by_name = Some(platform_group("theirs", "team"));
     observed.rival_owner = Some("ns/older".into());
-    observed.create_pending = true;
+    observed.pending_create = Some(pending_for(&platform_group("theirs", "team")));
     observed.managed_members = names(&["zed"]);
     let wanted = Desired {
         adopt_existing: true,
@@ -565,8 +595,11 @@ fn cleanup_never_touches_a_group_this_resource_does_not_own() {
     let mut observed = platform();
     observed.group_by_name = Some(platform_group("foreign", "team"));
     assert!(plan_cleanup(DeletionPolicy::Delete, &observed).is_empty());
-    // NameConflict, even with a create of ours pending.
-    observed.create_pending = true;
+    // A create of ours pending that did not make this group.
+    observed.pending_create = Some(pending_elsewhere());
+    assert!(plan_cleanup(DeletionPolicy::Delete, &observed).is_empty());
+    // NameConflict, even with a create of ours pending that matches.
+    observed.pending_create = Some(pending_for(&platform_group("foreign", "team")));
     observed.rival_owner = Some("ns/older".into());
     assert!(plan_cleanup(DeletionPolicy::Delete, &observed).is_empty());
 }
@@ -574,7 +607,7 @@ fn cleanup_never_touches_a_group_this_resource_does_not_own() {
 #[test]
 fn cleanup_deletes_the_group_of_a_lost_create() {
     let mut observed = platform();
-    observed.create_pending = true;
+    observed.pending_create = Some(pending_for(&platform_group("lost", "team")));
     observed.group_by_name = Some(platform_group("lost", "team"));
     assert_eq!(
         plan_cleanup(DeletionPolicy::Delete, &observed),

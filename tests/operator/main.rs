@@ -3,6 +3,7 @@
 //! Each test has its own namespace, so they run in parallel.
 
 mod admission;
+mod adoption;
 mod cli;
 mod e2e;
 mod envtest;

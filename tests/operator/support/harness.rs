@@ -98,15 +98,27 @@ pub struct Operator {
 impl Operator {
     /// Starts the controller for one namespace against `base_url` with `key`.
     pub fn start(client: &Client, ns: &str, base_url: &str, key: &str) -> Self {
+        Self::start_with(client, ns, base_url, key, |_| {})
+    }
+
+    /// Like [`Operator::start`], with the test's settings changed by `tune` first.
+    pub fn start_with(
+        client: &Client,
+        ns: &str,
+        base_url: &str,
+        key: &str,
+        tune: impl FnOnce(&mut Settings),
+    ) -> Self {
         // Few quick retries: failures must reach the reconcile's own backoff and status.
         let mgmt = mgmt_client(base_url, key, 3, Duration::from_secs(1));
-        let settings = Settings {
+        let mut settings = Settings {
             namespaces: vec![ns.to_owned()],
             concurrency: 4,
             timing: fast_timing(),
             snapshot_ttl: Duration::from_millis(300),
             instance: Some("e2e".into()),
         };
+        tune(&mut settings);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(controller::run(
             client.clone(),
