@@ -107,6 +107,7 @@ async fn run(profile: &Profile, groups: usize) -> Outcome {
         timing: Timing::new(RESYNC),
         snapshot_ttl: RESYNC,
         instance: Some("bench".into()),
+        admission_policy: true,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let operator = tokio::spawn(controller::run(

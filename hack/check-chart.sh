@@ -19,7 +19,6 @@ hack/build-tools.sh helm
 HELM="$TOOLS_BIN/helm"
 CHART=charts/igz-operator
 DEPLOY=deploy/igz-operator.yaml
-CRD=groups.igz-operator.io.yaml
 
 # deploy/igz-operator.yaml: this header, then the chart with default values (CRD included).
 render() {
@@ -34,10 +33,11 @@ render() {
 
 if $update; then
   mkdir -p "$CHART/crds" deploy
-  cp "crds/$CRD" "$CHART/crds/$CRD"
+  rm -f "$CHART"/crds/*.yaml
+  cp crds/*.yaml "$CHART/crds/"
   render >"$DEPLOY.tmp"
   mv "$DEPLOY.tmp" "$DEPLOY"
-  log "wrote $DEPLOY and $CHART/crds/$CRD"
+  log "wrote $DEPLOY and $CHART/crds/"
 fi
 
 "$HELM" lint --strict "$CHART" >/dev/null || {

@@ -56,9 +56,10 @@ start_emulator "$DEMO_DIR/emulator.log" --access-key "$ACCESS_KEY" --seed hack/d
 pids+=("$EMULATOR_PID")
 log "emulator at $EMULATOR_URL"
 
-step "installing the Group CRD"
+step "installing the CRDs (Group, GroupGrant)"
 kubectl apply --server-side -f crds/ >&2
-kubectl wait --for=condition=Established crd/groups.igz-operator.io --timeout=30s >&2
+kubectl wait --for=condition=Established crd/groups.igz-operator.io crd/groupgrants.igz-operator.io \
+  --timeout=30s >&2
 
 step "starting the operator"
 printf '%s' "$ACCESS_KEY" >"$DEMO_DIR/access-key"
@@ -70,9 +71,25 @@ sleep 1
 kill -0 "${pids[1]}" 2>/dev/null || die "the operator exited: $(cat "$DEMO_DIR/operator.log")"
 grep -m1 "igz-operator starting" "$DEMO_DIR/operator.log" >&2 || true
 
-step "applying examples/*.yaml to namespace $NAMESPACE"
+step "granting namespace $NAMESPACE (cluster admin): label tenant=demo, GroupGrant demo-team"
 kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl label namespace "$NAMESPACE" tenant=demo --overwrite >/dev/null
+kubectl apply -f examples/grants/ >&2
+# The operator writes the grant into its admission policy a moment later; a dry run shows when.
+deadline=$((SECONDS + 60))
+until kubectl apply -n "$NAMESPACE" -f examples/ --dry-run=server >/dev/null 2>&1; do
+  ((SECONDS < deadline)) || die "the GroupGrant did not reach admission within 60s"
+  sleep 1
+done
+
+step "applying examples/*.yaml to namespace $NAMESPACE"
 kubectl apply -n "$NAMESPACE" -f examples/ >&2
+
+step "a Group that asks for more than the grant gives is refused (examples/refused/)"
+if refusal=$(kubectl apply -n "$NAMESPACE" -f examples/refused/ 2>&1); then
+  die "examples/refused/ was admitted; the GroupGrant is not enforced"
+fi
+printf '    %s\n' "$refusal" >&2
 
 step "waiting for every Group to be Ready"
 deadline=$((SECONDS + 120))

@@ -21,7 +21,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the controller: watch Group resources and reconcile them against the management API.
     Run(Box<RunArgs>),
-    /// Print the Group CustomResourceDefinition as YAML (what `make crds` writes to crds/).
+    /// Print the CustomResourceDefinitions (Group, GroupGrant) as YAML (what `make crds` writes
+    /// to crds/).
     Crd,
 }
 

@@ -1,7 +1,8 @@
 //! igz-operator: reconciles `Group` resources against the Iguazio management API.
 //!
 //! Layout: `crd` (the Group resource), `plan` (pure decisions), `controller` (observe -> plan ->
-//! execute -> status), `run` (flags to a running controller), `http` (metrics and probes),
+//! execute -> status), `tenancy` (what GroupGrants permit, and the admission policy made of
+//! them), `run` (flags to a running controller), `http` (metrics and probes),
 //! `leader` (leader election), `telemetry` (logging). The management API client is the
 //! `igz-mgmt` crate; the emulator used by tests is the `igz-emulator` crate.
 
@@ -13,3 +14,4 @@ pub mod leader;
 pub mod plan;
 pub mod run;
 pub mod telemetry;
+pub mod tenancy;

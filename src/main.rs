@@ -7,7 +7,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Crd => {
-            print!("{}", igz_operator::crd::crd_yaml());
+            print!("{}", igz_operator::crd::all_crds_yaml());
             ExitCode::SUCCESS
         }
         Command::Run(args) => {

@@ -141,6 +141,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         // Short enough that users and projects created on the platform are seen within ~30 s.
         snapshot_ttl: args.resync_interval.min(Duration::from_secs(15)),
         instance: std::env::var("POD_NAME").ok(),
+        admission_policy: true,
     };
     let ready = health.clone();
     let on_ready = move || ready.set_ready(true);

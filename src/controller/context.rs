@@ -7,10 +7,13 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use kube::Client;
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{ObjectRef, Store};
 use rand::Rng;
 
+use super::Settings;
 use super::events::Events;
+use super::grants::Tenancy;
 use super::metrics::ReconcileMetrics;
 use super::rivals;
 use super::snapshot::Snapshot;
@@ -55,6 +58,8 @@ pub struct Context {
     pub snapshot: Snapshot,
     /// Caches of every watched Group, to resolve name conflicts across resources.
     pub stores: Vec<Store<Group>>,
+    /// GroupGrants and namespace labels: what each Group may ask for.
+    pub tenancy: Arc<Tenancy>,
     pub events: Events,
     pub metrics: ReconcileMetrics,
     pub timing: Timing,
@@ -63,23 +68,28 @@ pub struct Context {
 }
 
 impl Context {
+    /// The shared state for controllers run with `settings`.
     pub fn new(
         kube: Client,
         mgmt: MgmtClient,
-        snapshot: Snapshot,
+        settings: &Settings,
         stores: Vec<Store<Group>>,
-        events: Events,
+        tenancy: Arc<Tenancy>,
         metrics: ReconcileMetrics,
-        timing: Timing,
     ) -> Arc<Self> {
+        let reporter = Reporter {
+            controller: "igz-operator".into(),
+            instance: settings.instance.clone(),
+        };
         Arc::new(Self {
+            events: Events::new(kube.clone(), reporter),
+            snapshot: Snapshot::new(mgmt.clone(), settings.snapshot_ttl),
             kube,
             mgmt,
-            snapshot,
             stores,
-            events,
+            tenancy,
             metrics,
-            timing,
+            timing: settings.timing.clone(),
             failures: Mutex::default(),
         })
     }

@@ -1,14 +1,16 @@
 //! The Group controller: watches Group resources and reconciles each against the platform.
 //!
-//! `reconcile` holds the flow (observe -> plan -> execute -> status, inside the finalizer);
-//! `snapshot` the shared bulk picture of the platform; `observe`, `rivals` and `status` are pure
-//! helpers; `execute` and `events` are the I/O edges.
+//! `reconcile` holds the flow (tenancy -> observe -> plan -> execute -> status, inside the
+//! finalizer); `snapshot` the shared bulk picture of the platform; `grants` the GroupGrants and
+//! namespace labels (and the admission policy made of them); `observe`, `rivals` and `status`
+//! are pure helpers; `execute` and `events` are the I/O edges.
 
 mod context;
 mod convert;
 mod error;
 mod events;
 mod execute;
+mod grants;
 mod metrics;
 mod observe;
 mod reconcile;
@@ -19,13 +21,13 @@ mod status;
 pub use context::{Context, Timing};
 pub use error::Error;
 pub use events::Events;
+pub use grants::{admission_policy_keeper, apply_admission_policy};
 pub use metrics::ReconcileMetrics;
 pub use snapshot::{PlatformView, Snapshot};
 
 use std::time::Duration;
 
-use futures::StreamExt;
-use kube::runtime::events::Reporter;
+use futures::{FutureExt as _, StreamExt};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::utils::Predicate;
 use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
@@ -46,6 +48,9 @@ pub struct Settings {
     pub snapshot_ttl: Duration,
     /// Reporting instance for Events (the pod name when in a pod).
     pub instance: Option<String>,
+    /// Keep the GroupGrant admission policy in line with the grants (the operator does; tests
+    /// that run many controllers in one cluster leave it to one keeper).
+    pub admission_policy: bool,
 }
 
 /// A Group watch per namespace (or one for all), each feeding its own cache.
@@ -90,42 +95,61 @@ pub async fn run(
     };
     let watches: Vec<Watch> = apis.into_iter().map(watch).collect();
     let stores: Vec<Store<Group>> = watches.iter().map(|w| w.store.clone()).collect();
+    let (tenancy, tenancy_watches) = grants::Tenancy::start(kube.clone());
 
-    let reporter = Reporter {
-        controller: "igz-operator".into(),
-        instance: settings.instance.clone(),
-    };
     let ctx = Context::new(
         kube.clone(),
-        mgmt.clone(),
-        Snapshot::new(mgmt, settings.snapshot_ttl),
+        mgmt,
+        &settings,
         stores.clone(),
-        Events::new(kube, reporter),
+        tenancy.clone(),
         metrics,
-        settings.timing.clone(),
     );
 
     let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
-    let controllers = watches.into_iter().map(|w| {
-        let reader = w.store.clone();
-        let ctx = ctx.clone();
-        let shutdown = shutdown.clone();
-        let config = kube::runtime::controller::Config::default().concurrency(settings.concurrency);
-        Controller::for_stream(w.stream, reader)
-            .with_config(config)
-            .graceful_shutdown_on(shutdown)
-            .run(reconcile::reconcile, reconcile::error_policy, ctx)
-            .for_each(|_| async {})
-    });
-    // Ready once every watched namespace's cache has synced.
+    let controllers: Vec<_> = watches
+        .into_iter()
+        .map(|w| {
+            let reader = w.store.clone();
+            let ctx = ctx.clone();
+            let shutdown = shutdown.clone();
+            let config =
+                kube::runtime::controller::Config::default().concurrency(settings.concurrency);
+            Controller::for_stream(w.stream, reader)
+                .with_config(config)
+                // A grant or a namespace's labels changed: every Group is judged again at once.
+                .reconcile_all_on(tenancy.changes())
+                .graceful_shutdown_on(shutdown)
+                .run(reconcile::reconcile, reconcile::error_policy, ctx)
+                .for_each(|_| async {})
+        })
+        .collect();
+    // Ready once every watched namespace's cache and the tenancy caches have synced.
+    let ready_tenancy = tenancy.clone();
     let ready = async move {
         for store in &stores {
             if store.wait_until_ready().await.is_err() {
                 return;
             }
         }
-        tracing::info!("Group caches synced; reconciling");
+        if !ready_tenancy.wait_until_ready().await {
+            return;
+        }
+        tracing::info!("Group, GroupGrant and Namespace caches synced; reconciling");
         on_ready();
     };
-    futures::join!(futures::future::join_all(controllers), ready);
+    // The watches and the admission policy live as long as the controllers.
+    let admission_policy = settings.admission_policy;
+    let background = async move {
+        let policy = async {
+            if admission_policy {
+                grants::keep_admission_policy(kube, tenancy).await;
+            }
+        };
+        futures::join!(tenancy_watches, policy);
+    };
+    futures::select_biased! {
+        _ = futures::future::join(futures::future::join_all(controllers), ready).fuse() => {}
+        _ = background.fuse() => {}
+    }
 }

@@ -14,12 +14,15 @@ use kube::{Api, ResourceExt};
 use super::context::Context;
 use super::error::Error;
 use super::execute::execute;
+use super::grants::{self, Verdict};
 use super::observe::observe;
-use super::status::{self, Verdict};
+use super::status;
 use crate::crd::{
-    CREATE_PENDING_ANNOTATION, DeletionPolicy, FINALIZER, Group, GroupStatus, Reason,
+    CREATE_PENDING_ANNOTATION, DeletionPolicy, FINALIZER, Group, GroupOrigin, GroupStatus, Reason,
 };
-use crate::plan::{self, Action, Desired, Observed, Plan, SentGroup, pending_create_record};
+use crate::plan::{
+    self, Action, Desired, Observed, Plan, PlatformGroup, SentGroup, pending_create_record,
+};
 
 pub type ReconcileError = finalizer::Error<Error>;
 
@@ -66,11 +69,23 @@ async fn apply(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue
     // Status writes replace the whole status: each write builds on the resource the previous
     // write of this reconcile returned, never on the copy the reconcile started with.
     let group = &mut group.clone();
+    // Tenancy first: a Group no grant covers changes nothing on the platform (it is frozen).
+    let covering = match ctx.tenancy.decide(group) {
+        Verdict::Permitted(covering) => covering,
+        Verdict::NotGranted(message) => return not_granted(api, group, ctx, message).await,
+    };
     let desired = Desired::from_group(group);
     let (observed, plan) = match observe_and_plan(group, &desired, ctx).await {
         Ok(found) => found,
         Err(e) => return Err(report_failure(api, group, ctx, e, Stage::Observing).await),
     };
+    // Adoption needs a grant that allows it and covers what the platform group holds now.
+    if let Some(existing) = adopted_by(&plan, &observed)
+        && let Err(message) =
+            grants::adoption_allowed(&covering, &group.namespace().unwrap_or_default(), existing)
+    {
+        return not_granted(api, group, ctx, message).await;
+    }
 
     if let Some(blocked) = &plan.blocked {
         let (reason, message) = (blocked.reason(), blocked.message());
@@ -79,7 +94,7 @@ async fn apply(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue
                 .warning(group, reason.as_str(), message.clone())
                 .await;
         }
-        let verdict = Verdict::Blocked { reason, message };
+        let verdict = status::Verdict::Blocked { reason, message };
         let status = status::build(group, &plan, None, &verdict, &now());
         write_status(api, group, status).await?;
         return Ok(Requeue::requeue(ctx.timing.blocked_retry));
@@ -95,8 +110,8 @@ async fn apply(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue
         Some(id) => ctx.snapshot.peek(|view| view.group(id)).await.flatten(),
         None => None,
     };
-    let verdict = status::partial(&plan).unwrap_or(Verdict::Available);
-    if let Verdict::Partial { reason, message } = &verdict
+    let verdict = status::partial(&plan).unwrap_or(status::Verdict::Available);
+    if let status::Verdict::Partial { reason, message } = &verdict
         && ready_reason(group) != Some(reason.as_str())
     {
         ctx.events
@@ -118,9 +133,44 @@ async fn apply(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue
     let status = status::build(group, &plan, platform.as_ref(), &verdict, &now());
     write_status(api, group, status).await?;
     Ok(match verdict {
-        Verdict::Partial { .. } => Requeue::requeue(ctx.timing.missing_retry),
+        status::Verdict::Partial { .. } => Requeue::requeue(ctx.timing.missing_retry),
         _ => Requeue::requeue(ctx.timing.resync()),
     })
+}
+
+/// The platform group the plan takes over with adoptExisting (not the result of our own lost
+/// create, which is ours).
+fn adopted_by<'a>(plan: &Plan, observed: &'a Observed) -> Option<&'a PlatformGroup> {
+    plan.actions.iter().find_map(|action| match action {
+        Action::AdoptGroup {
+            id,
+            lost_create: false,
+            ..
+        } => observed.group_by_name.as_ref().filter(|g| &g.id == id),
+        _ => None,
+    })
+}
+
+/// The Group asks for more than its namespace is granted: report it (Ready=False, NotGranted,
+/// an Event when the reason is new) and touch nothing. The grants watch triggers a new reconcile
+/// when grants change; the requeue is a safety net.
+async fn not_granted(
+    api: &Api<Group>,
+    group: &mut Group,
+    ctx: &Context,
+    message: String,
+) -> Result<Requeue, Error> {
+    let reason = Reason::NotGranted;
+    if ready_reason(group) != Some(reason.as_str()) {
+        tracing::info!(group = %ObjectRef::from_obj(&*group), "not granted: {message}");
+        ctx.events
+            .warning(group, reason.as_str(), message.clone())
+            .await;
+    }
+    let verdict = status::Verdict::Blocked { reason, message };
+    let status = status::with_verdict(group, &verdict, &now());
+    write_status(api, group, status).await?;
+    Ok(Requeue::requeue(ctx.timing.blocked_retry))
 }
 
 async fn observe_and_plan(
@@ -168,7 +218,7 @@ async fn execute_plan(
         .any(|a| matches!(a, Action::CreateGroup { .. }))
     {
         let message = format!("Creating platform group \"{name}\".");
-        Verdict::InProgress {
+        status::Verdict::InProgress {
             reason: Reason::Creating,
             message,
         }
@@ -177,7 +227,7 @@ async fn execute_plan(
             "Applying {} change(s) to platform group \"{name}\".",
             plan.actions.len()
         );
-        Verdict::InProgress {
+        status::Verdict::InProgress {
             reason: Reason::Updating,
             message,
         }
@@ -216,6 +266,12 @@ async fn execute_plan(
             // Record the id before anything else: from now on the group is found by id only.
             let mut status = status::with_verdict(group, &progress, &now());
             status.group_id = Some(id.clone());
+            status.origin = Some(match action {
+                Action::AdoptGroup {
+                    lost_create: false, ..
+                } => GroupOrigin::Adopted,
+                _ => GroupOrigin::Created,
+            });
             write_status(api, group, status).await?;
             executed.group_id = Some(id);
             // The id is recorded: a pending create (ours, or the lost one just found) is over.
@@ -265,6 +321,23 @@ async fn cleanup(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Reque
         }
         return Ok(Requeue::await_change());
     }
+    // No longer granted: deleting may still remove a group this resource created (that only
+    // takes access away), never one it adopted or whose origin it does not know.
+    if let Verdict::NotGranted(why) = ctx.tenancy.decide(group) {
+        let status = group.status.clone().unwrap_or_default();
+        let created = status.origin == Some(GroupOrigin::Created) || status.group_id.is_none();
+        if !created {
+            let id = status.group_id.unwrap_or_default();
+            let note = format!(
+                "Left platform group \"{name}\" (id {id}) untouched: this resource did not create \
+                 it, and it is no longer granted ({why})."
+            );
+            ctx.events
+                .warning(group, Reason::NotGranted.as_str(), note)
+                .await;
+            return Ok(Requeue::await_change());
+        }
+    }
     let desired = Desired::from_group(group);
     let observed = match observe_and_plan(group, &desired, ctx).await {
         Ok((observed, _)) => observed,
@@ -275,7 +348,7 @@ async fn cleanup(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Reque
         return Ok(Requeue::await_change());
     }
     let message = format!("Cleaning up platform group \"{name}\".");
-    let progress = Verdict::InProgress {
+    let progress = status::Verdict::InProgress {
         reason: Reason::Deleting,
         message,
     };
@@ -334,9 +407,9 @@ async fn report_failure(
     let applied =
         group.status.as_ref().and_then(|s| s.observed_generation) == group.metadata.generation;
     let verdict = if stage == Stage::Observing && applied {
-        Verdict::Degraded { reason, message }
+        status::Verdict::Degraded { reason, message }
     } else {
-        Verdict::Failed { reason, message }
+        status::Verdict::Failed { reason, message }
     };
     let status = status::with_verdict(group, &verdict, &now());
     if let Err(e) = write_status(api, group, status).await {

@@ -70,6 +70,7 @@ pub fn build(
         project_roles,
         managed_members: plan.managed_members.iter().cloned().collect(),
         last_sync_time: Some(now.clone()),
+        origin: previous.origin,
     };
     if matches!(verdict, Verdict::Blocked { .. }) {
         // A blocked resource manages nothing: it must not show another resource's group as its own.

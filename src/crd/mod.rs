@@ -1,9 +1,12 @@
-//! The `Group` custom resource (`groups.igz-operator.io/v1alpha1`): its Rust types, the generated
-//! CustomResourceDefinition, and the names other modules share (finalizer, annotation, condition
+//! The custom resources: `Group` (`groups.igz-operator.io/v1alpha1`) and `GroupGrant`
+//! (`groupgrants.igz-operator.io/v1alpha1`): their Rust types, the generated
+//! CustomResourceDefinitions, and the names other modules share (finalizer, annotation, condition
 //! types and reasons).
 
+mod grant;
 mod types;
 
+pub use grant::*;
 pub use types::*;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
@@ -19,12 +22,27 @@ pub const FINALIZER: &str = "igz-operator.io/cleanup";
 /// answer yields neither a duplicate nor a false AlreadyExists.
 pub const CREATE_PENDING_ANNOTATION: &str = "igz-operator.io/external-create-pending";
 
-/// Path of the committed CRD, relative to the repository root.
+/// Path of the committed Group CRD, relative to the repository root.
 pub const CRD_PATH: &str = "crds/groups.igz-operator.io.yaml";
+/// Path of the committed GroupGrant CRD, relative to the repository root.
+pub const GRANT_CRD_PATH: &str = "crds/groupgrants.igz-operator.io.yaml";
 
 /// The Group CustomResourceDefinition, as generated from the Rust types.
 pub fn crd() -> CustomResourceDefinition {
-    let mut crd = Group::crd();
+    finish(Group::crd())
+}
+
+/// The GroupGrant CustomResourceDefinition, as generated from the Rust types.
+pub fn grant_crd() -> CustomResourceDefinition {
+    finish(GroupGrant::crd())
+}
+
+/// Every CRD with the path it is committed under.
+pub fn all_crds() -> [(&'static str, CustomResourceDefinition); 2] {
+    [(CRD_PATH, crd()), (GRANT_CRD_PATH, grant_crd())]
+}
+
+fn finish(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
     for version in &mut crd.spec.versions {
         if let Some(schema) = version
             .schema
@@ -66,13 +84,21 @@ fn unwrap_descriptions(schema: &mut JSONSchemaProps) {
     }
 }
 
-/// The CRD as the YAML document committed under `crds/` (what `igz-operator crd` prints).
-pub fn crd_yaml() -> String {
+/// A CRD as the YAML document committed under `crds/`.
+pub fn crd_yaml(crd: &CustomResourceDefinition) -> String {
     // Serializing a CRD built from our own types cannot fail: it holds only strings, numbers,
     // maps and lists.
-    let body =
-        serde_yaml::to_string(&crd()).expect("a CustomResourceDefinition serializes to YAML");
+    let body = serde_yaml::to_string(crd).expect("a CustomResourceDefinition serializes to YAML");
     format!("# Generated from src/crd by `make crds`; do not edit by hand.\n{body}")
+}
+
+/// Every CRD as one multi-document YAML stream (what `igz-operator crd` prints).
+pub fn all_crds_yaml() -> String {
+    all_crds()
+        .iter()
+        .map(|(_, crd)| crd_yaml(crd))
+        .collect::<Vec<_>>()
+        .join("---\n")
 }
 
 /// Condition types the operator maintains in `status.conditions`.
@@ -133,6 +159,7 @@ reasons! {
     ProjectNotFound => "Some projects in spec.projectRoles do not exist on the platform (see status.projectRoles); their roles are applied once they appear.",
     AlreadyExists => "A platform group with this name exists and was not created by this resource; set spec.adoptExisting: true to manage it.",
     NameConflict => "Another Group resource already manages the platform group with this name; this resource leaves it untouched.",
+    NotGranted => "No GroupGrant lets this namespace have what the spec asks for (the message says what is missing); nothing is written to the platform until a cluster admin grants it or the spec asks for less.",
     CredentialsInvalid => "The management API rejected the operator's access key; fix the operator's credentials.",
     PermissionDenied => "The operator's platform user is not allowed to perform this change; grant it the needed tenant-management role.",
     ApiUnavailable => "The management API could not be reached or answered with a server error; the operator retries with backoff.",

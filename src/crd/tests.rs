@@ -2,21 +2,23 @@ use super::*;
 use serde_json::{Value, json};
 use std::path::Path;
 
-/// Fails when the committed CRD differs from what the Rust types generate.
-/// `IGZ_UPDATE_CRDS=1 cargo test --lib crd::` rewrites the file instead (same as `make crds`).
+/// Fails when a committed CRD differs from what the Rust types generate.
+/// `IGZ_UPDATE_CRDS=1 cargo test --lib crd::` rewrites the files instead (same as `make crds`).
 #[test]
-fn committed_crd_matches_the_rust_types() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(CRD_PATH);
-    let generated = crd_yaml();
-    if std::env::var_os("IGZ_UPDATE_CRDS").is_some() {
-        std::fs::write(&path, &generated).expect("write the CRD file");
-        return;
+fn committed_crds_match_the_rust_types() {
+    for (file, crd) in all_crds() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        let generated = crd_yaml(&crd);
+        if std::env::var_os("IGZ_UPDATE_CRDS").is_some() {
+            std::fs::write(&path, &generated).expect("write the CRD file");
+            continue;
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "{file} is out of date with src/crd; regenerate it with `make crds` and commit the result"
+        );
     }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "{CRD_PATH} is out of date with src/crd; regenerate it with `make crds` and commit the result"
-    );
 }
 
 fn version_schema() -> Value {

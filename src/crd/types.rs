@@ -252,8 +252,8 @@ pub struct GroupStatus {
 
     /// Current state. Ready: the platform group matches the spec. Synced: the last reconcile
     /// reached the platform and applied what it could. Reasons: Available, Creating, Updating,
-    /// Deleting, UserNotFound, ProjectNotFound, AlreadyExists, NameConflict, CredentialsInvalid,
-    /// PermissionDenied, ApiUnavailable, ReconcileError, ReconcileSuccess.
+    /// Deleting, UserNotFound, ProjectNotFound, AlreadyExists, NameConflict, NotGranted,
+    /// CredentialsInvalid, PermissionDenied, ApiUnavailable, ReconcileError, ReconcileSuccess.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
@@ -282,6 +282,19 @@ pub struct GroupStatus {
     /// When the operator last compared the platform group with the spec.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,
+
+    /// How this resource came to manage its platform group: Created (by this resource) or
+    /// Adopted (it existed already; spec.adoptExisting). A Group that is no longer granted may
+    /// still delete a group it created (that only removes access), never one it adopted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<GroupOrigin>,
+}
+
+/// See GroupStatus::origin.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum GroupOrigin {
+    Created,
+    Adopted,
 }
 
 /// State of one project role binding.

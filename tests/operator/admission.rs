@@ -19,6 +19,8 @@ use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
+use crate::support::grants;
+
 /// Budget for one test's requests, once the control plane is up and the CRD is established.
 const BUDGET: Duration = Duration::from_secs(10);
 
@@ -36,6 +38,10 @@ async fn setup() -> Fixture {
     let client = igz_testkit::envtest::admin_client().await;
     crate::support::install_crd(&client).await;
     let ns = igz_testkit::envtest::fresh_namespace(&client, "adm").await;
+    // Schema and CEL rules are checked before the grants; valid specs still need a grant.
+    grants::apply_grant(&client, &grants::everything_in(&ns)).await;
+    grants::keep_admission_policy();
+    grants::wait_admitted(&client, &ns, grants::minimal_spec()).await;
     let gvk = GroupVersionKind::gvk("igz-operator.io", "v1alpha1", "Group");
     let resource = ApiResource::from_gvk_with_plural(&gvk, "groups");
     let groups = Api::namespaced_with(client.clone(), &ns, &resource);

@@ -17,15 +17,23 @@ fn operator() -> Command {
 }
 
 #[test]
-fn crd_subcommand_prints_the_committed_crd() {
+fn crd_subcommand_prints_the_committed_crds() {
     let out = operator().arg("crd").output().unwrap();
     assert!(out.status.success());
-    let committed = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/crds/groups.igz-operator.io.yaml"
-    ))
-    .unwrap();
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), committed);
+    let committed: Vec<String> = ["groups", "groupgrants"]
+        .iter()
+        .map(|plural| {
+            let path = format!(
+                "{}/crds/{plural}.igz-operator.io.yaml",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            std::fs::read_to_string(path).unwrap()
+        })
+        .collect();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        committed.join("---\n")
+    );
 }
 
 #[test]

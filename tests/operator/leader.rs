@@ -33,6 +33,7 @@ fn replica(
         timing: fast_timing(),
         snapshot_ttl: Duration::from_millis(300),
         instance: Some(identity.into()),
+        admission_policy: false,
     };
     let (kube, mgmt) = (
         h.client.clone(),

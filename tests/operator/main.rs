@@ -12,3 +12,4 @@ mod rbac;
 mod readme;
 mod resilience;
 mod support;
+mod tenancy;

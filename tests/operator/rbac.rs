@@ -28,6 +28,8 @@ use serde_json::json;
 
 /// The Lease name the operator uses (src/run.rs).
 const LEASE: &str = "igz-operator";
+/// The admission policy (and binding) the operator keeps in line with the grants.
+const POLICY: &str = igz_operator::tenancy::admission::POLICY_NAME;
 
 /// The RBAC objects of the rendered chart.
 struct ChartRbac {
@@ -65,17 +67,29 @@ fn chart_rbac() -> ChartRbac {
         .as_str()
         .expect("Deployment serviceAccountName")
         .to_owned();
-    let cluster_role: ClusterRole = serde_yaml::from_value(one("ClusterRole")).unwrap();
-    let binding: ClusterRoleBinding = serde_yaml::from_value(one("ClusterRoleBinding")).unwrap();
-    assert_eq!(binding.role_ref.kind, "ClusterRole");
-    assert_eq!(Some(binding.role_ref.name), cluster_role.metadata.name);
-    let subjects = binding.subjects.unwrap_or_default();
-    assert!(
-        subjects
+    // Every ClusterRole bound to the Deployment's ServiceAccount: its rules are what it may do.
+    let cluster_roles: Vec<ClusterRole> = of_kind("ClusterRole")
+        .into_iter()
+        .map(|r| serde_yaml::from_value(r).unwrap())
+        .collect();
+    let mut cluster_rules = Vec::new();
+    for binding in of_kind("ClusterRoleBinding") {
+        let binding: ClusterRoleBinding = serde_yaml::from_value(binding).unwrap();
+        assert_eq!(binding.role_ref.kind, "ClusterRole");
+        let subjects = binding.subjects.unwrap_or_default();
+        assert!(
+            subjects
+                .iter()
+                .all(|s| s.kind == "ServiceAccount" && s.name == sa_name),
+            "ClusterRoleBindings bind only the Deployment's ServiceAccount {sa_name}: {subjects:?}"
+        );
+        let role = cluster_roles
             .iter()
-            .any(|s| s.kind == "ServiceAccount" && s.name == sa_name),
-        "the ClusterRoleBinding must bind the Deployment's ServiceAccount {sa_name}: {subjects:?}"
-    );
+            .find(|r| r.metadata.name.as_ref() == Some(&binding.role_ref.name))
+            .expect("the bound ClusterRole is in the chart");
+        cluster_rules.extend(role.rules.clone().unwrap_or_default());
+    }
+    check_user_roles(&cluster_roles);
     let role: Role = serde_yaml::from_value(one("Role")).unwrap();
     let role_binding: RoleBinding = serde_yaml::from_value(one("RoleBinding")).unwrap();
     assert_eq!(role_binding.role_ref.kind, "Role");
@@ -98,8 +112,56 @@ fn chart_rbac() -> ChartRbac {
         "leader election is on by default: {args:?}"
     );
     ChartRbac {
-        cluster_rules: cluster_role.rules.unwrap_or_default(),
+        cluster_rules,
         leader_election_rules: role.rules.unwrap_or_default(),
+    }
+}
+
+/// The roles for people: namespace admin/edit manage Groups, view reads them, and none of
+/// them (nor anything aggregated) touches GroupGrants.
+fn check_user_roles(cluster_roles: &[ClusterRole]) {
+    let aggregated_into = |role: &ClusterRole, into: &str| {
+        let key = format!("rbac.authorization.k8s.io/aggregate-to-{into}");
+        role.metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(&key))
+            .is_some_and(|v| v == "true")
+    };
+    let verbs_on = |into: &str, resource: &str| -> Vec<String> {
+        cluster_roles
+            .iter()
+            .filter(|r| aggregated_into(r, into))
+            .flat_map(|r| r.rules.clone().unwrap_or_default())
+            .filter(|rule| {
+                rule.resources
+                    .as_ref()
+                    .is_some_and(|rs| rs.iter().any(|r| r == resource))
+            })
+            .flat_map(|rule| rule.verbs)
+            .collect()
+    };
+    for into in ["admin", "edit"] {
+        let verbs = verbs_on(into, "groups");
+        for verb in [
+            "get", "list", "watch", "create", "update", "patch", "delete",
+        ] {
+            assert!(
+                verbs.iter().any(|v| v == verb),
+                "{into} may {verb} Groups: {verbs:?}"
+            );
+        }
+    }
+    let view = verbs_on("view", "groups");
+    assert!(
+        view.iter().any(|v| v == "list") && !view.iter().any(|v| v == "create"),
+        "{view:?}"
+    );
+    for into in ["admin", "edit", "view"] {
+        assert!(
+            verbs_on(into, "groupgrants").is_empty(),
+            "{into} gets no GroupGrant access"
+        );
     }
 }
 
@@ -332,6 +394,7 @@ async fn operator_lifecycle(mut h: Harness, sa_client: Client) {
     }
 
     check_access(&sa_client, &ns).await;
+    check_admission_policy_write(&sa_client).await;
     check_start_up_and_cluster_wide_watch(&sa_client).await;
     check_leader_election(&admin, &sa_client, &ns).await;
 
@@ -456,6 +519,7 @@ async fn check_access(sa: &Client, ns: &str) {
     let g = "igz-operator.io";
     let ev = "events.k8s.io";
     let co = "coordination.k8s.io";
+    let ar = "admissionregistration.k8s.io";
     let here = Some(ns);
     let elsewhere = Some("some-other-namespace");
     let allowed: &[Access] = &[
@@ -476,6 +540,22 @@ async fn check_access(sa: &Client, ns: &str) {
         ("create", co, "leases", "", here, ""),
         ("get", co, "leases", "", here, LEASE),
         ("patch", co, "leases", "", here, LEASE),
+        // tenancy: the grants, namespace labels, and the admission policy made of the grants
+        ("get", g, "groupgrants", "", None, "x"),
+        ("list", g, "groupgrants", "", None, ""),
+        ("watch", g, "groupgrants", "", None, ""),
+        ("list", "", "namespaces", "", None, ""),
+        ("watch", "", "namespaces", "", None, ""),
+        ("get", ar, "validatingadmissionpolicies", "", None, POLICY),
+        ("patch", ar, "validatingadmissionpolicies", "", None, POLICY),
+        (
+            "patch",
+            ar,
+            "validatingadmissionpolicybindings",
+            "",
+            None,
+            POLICY,
+        ),
     ];
     let denied: &[Access] = &[
         ("get", g, "groups", "", here, "x"),
@@ -489,6 +569,44 @@ async fn check_access(sa: &Client, ns: &str) {
         ("list", ev, "events", "", here, ""),
         ("delete", ev, "events", "", here, "x"),
         ("create", "", "events", "", here, ""),
+        ("create", g, "groupgrants", "", None, ""),
+        ("patch", g, "groupgrants", "", None, "x"),
+        ("delete", g, "groupgrants", "", None, "x"),
+        ("update", "", "namespaces", "", None, "x"),
+        ("patch", "", "namespaces", "", None, "x"),
+        ("create", ar, "validatingadmissionpolicies", "", None, ""),
+        (
+            "patch",
+            ar,
+            "validatingadmissionpolicies",
+            "",
+            None,
+            "another-policy",
+        ),
+        (
+            "delete",
+            ar,
+            "validatingadmissionpolicies",
+            "",
+            None,
+            POLICY,
+        ),
+        (
+            "patch",
+            ar,
+            "validatingadmissionpolicybindings",
+            "",
+            None,
+            "another-binding",
+        ),
+        (
+            "create",
+            ar,
+            "validatingwebhookconfigurations",
+            "",
+            None,
+            "",
+        ),
         ("update", co, "leases", "", here, LEASE),
         ("delete", co, "leases", "", here, LEASE),
         ("list", co, "leases", "", here, ""),
@@ -530,6 +648,43 @@ async fn check_access(sa: &Client, ns: &str) {
         }
     }
     assert!(wrong.is_empty(), "chart RBAC:\n{}", wrong.join("\n"));
+}
+
+/// The operator rewrites the chart's admission policy with the ServiceAccount's token (a dry
+/// run: the real policy of this shared test cluster is left alone).
+async fn check_admission_policy_write(sa: &Client) {
+    use k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicy;
+    let policies = Api::<ValidatingAdmissionPolicy>::all(sa.clone());
+    // In a release the chart creates it; here the test binary's keeper does.
+    igz_testkit::wait::until(
+        "the admission policy exists",
+        igz_testkit::wait::DEFAULT_DEADLINE,
+        || async {
+            policies
+                .get(POLICY)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        },
+    )
+    .await;
+    let grants: Vec<igz_operator::tenancy::CompiledGrant> =
+        Api::<igz_operator::crd::GroupGrant>::all(sa.clone())
+            .list(&ListParams::default())
+            .await
+            .expect("list GroupGrants with the ServiceAccount")
+            .items
+            .iter()
+            .filter_map(|g| igz_operator::tenancy::compile(g).ok())
+            .collect();
+    let policy = igz_operator::tenancy::admission::policy(&grants);
+    let params = kube::api::PatchParams::apply("igz-operator")
+        .force()
+        .dry_run();
+    policies
+        .patch(POLICY, &params, &kube::api::Patch::Apply(&policy))
+        .await
+        .expect("apply the admission policy with the chart's RBAC");
 }
 
 /// What `igz-operator run` does at start and with no --watch-namespace: list Groups' metadata

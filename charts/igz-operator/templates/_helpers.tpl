@@ -61,3 +61,24 @@ code by tests/rbac.rs on a real kube-apiserver):
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- end }}
+
+{{/*
+Tenancy, cluster-wide whatever namespaces are watched (verified by tests/operator/rbac.rs):
+- groupgrants get/list/watch: the grants cache.
+- namespaces get/list/watch: namespace labels, which grants select on (metadata only).
+- validatingadmissionpolicies and -bindings get/patch, by name: the admission policy the
+  operator keeps in line with the grants. The chart creates both (templates/
+  admission-policy.yaml), so no right to create admission policies is needed.
+*/}}
+{{- define "igz-operator.tenancyRules" -}}
+- apiGroups: ["igz-operator.io"]
+  resources: ["groupgrants"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["admissionregistration.k8s.io"]
+  resources: ["validatingadmissionpolicies", "validatingadmissionpolicybindings"]
+  resourceNames: ["igz-operator-group-grants"]
+  verbs: ["get", "patch"]
+{{- end }}

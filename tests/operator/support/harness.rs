@@ -30,23 +30,43 @@ pub fn fast_timing() -> Timing {
     timing
 }
 
+/// Installs (once per test binary) both CRDs, as they are generated now: concurrent installs of
+/// the same CRD from parallel tests would race each other's updates.
 pub async fn install_crd(client: &Client) {
+    static INSTALLED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    INSTALLED
+        .get_or_init(|| async {
+            install(client, "groups.igz-operator.io", igz_operator::crd::crd()).await;
+            install(
+                client,
+                "groupgrants.igz-operator.io",
+                igz_operator::crd::grant_crd(),
+            )
+            .await;
+        })
+        .await;
+}
+
+async fn install(client: &Client, name: &str, crd: CustomResourceDefinition) {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let crd = igz_operator::crd::crd();
-    crds.patch(
-        "groups.igz-operator.io",
-        &PatchParams::apply("igz-e2e").force(),
-        &Patch::Apply(&crd),
-    )
-    .await
-    .expect("install the Group CRD");
+    wait::until(&format!("the {name} CRD is applied"), DEADLINE, || async {
+        crds.patch(
+            name,
+            &PatchParams::apply("igz-e2e").force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    })
+    .await;
     kube::runtime::wait::await_condition(
         crds,
-        "groups.igz-operator.io",
+        name,
         kube::runtime::conditions::is_crd_established(),
     )
     .await
-    .expect("the Group CRD becomes Established");
+    .unwrap_or_else(|e| panic!("the {name} CRD becomes Established: {e}"));
 }
 
 /// A client of the emulator for the test's own checks and out-of-band changes (not the
@@ -117,6 +137,7 @@ impl Operator {
             timing: fast_timing(),
             snapshot_ttl: Duration::from_millis(300),
             instance: Some("e2e".into()),
+            admission_policy: false,
         };
         tune(&mut settings);
         let (stop, stopped) = oneshot::channel::<()>();
@@ -177,6 +198,10 @@ impl Harness {
         let client = envtest::admin_client().await;
         install_crd(&client).await;
         let ns = envtest::fresh_namespace(&client, prefix).await;
+        // A cluster admin's grant for this namespace, in force at admission before any Group.
+        super::grants::apply_grant(&client, &super::grants::everything_in(&ns)).await;
+        super::grants::keep_admission_policy();
+        super::grants::wait_admitted(&client, &ns, super::grants::minimal_spec()).await;
         let seed = Seed {
             users: users.iter().map(|u| user(u)).collect(),
             projects: projects.iter().map(|p| project(p)).collect(),

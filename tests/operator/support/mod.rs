@@ -1,6 +1,7 @@
 //! What the operator's integration tests share: the end-to-end harness (control plane, emulator,
 //! controller) and small helpers. The control plane itself comes from `igz_testkit::envtest`.
 
+pub mod grants;
 mod harness;
 
 pub use harness::*;
@@ -19,4 +20,17 @@ pub fn logs() -> igz_testkit::logs::Captured {
     igz_testkit::logs::capture(
         "igz_operator=trace,igz_mgmt=trace,kube=debug,reqwest=trace,hyper=debug",
     )
+}
+
+/// The documents of `deploy/igz-operator.yaml` (the chart rendered with default values, kept
+/// equal to the chart by hack/check-chart.sh), as JSON.
+pub fn chart_documents() -> Vec<serde_json::Value> {
+    use serde::Deserialize as _;
+    let path = igz_testkit::paths::repo_root().join("deploy/igz-operator.yaml");
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|d| serde_json::Value::deserialize(d).expect("a YAML document"))
+        .filter(|v| !v.is_null())
+        .collect()
 }

@@ -1,0 +1,23 @@
+//! Tenancy: what a namespace may ask the operator to do on the platform, as GroupGrants say.
+//!
+//! The operator holds one wide platform credential and acts for whoever can write a Group; grants
+//! bound what each namespace may ask for, so it is a deputy and not a backdoor. Everything here is
+//! pure: [`check`] decides for one Group (the reconcile's authority), [`admission`] renders the
+//! same rules as a ValidatingAdmissionPolicy (so `kubectl apply` is refused with the same words).
+//!
+//! Rules: a Group is permitted only when one grant that selects its namespace covers all of it
+//! (platform group name, every tenant policy, every project role up to the grant's strongest,
+//! every member, and adoption). Grants are never combined; no grant means no. Invalid grants grant
+//! nothing.
+
+pub mod admission;
+mod check;
+mod grant;
+mod selector;
+
+pub use check::{Decision, Request, check, check_adoption};
+pub use grant::{CompiledGrant, InvalidGrant, compile};
+pub use selector::selects;
+
+#[cfg(test)]
+mod proptests;
