@@ -24,6 +24,10 @@ pub enum Command {
     /// Print the CustomResourceDefinitions (Group, GroupGrant) as YAML (what `make crds` writes
     /// to crds/).
     Crd,
+    /// Read the platform's groups and print one Group resource per group (multi-document YAML,
+    /// ready to commit): adoptExisting, managementPolicy ObserveOnly, deletionPolicy Orphan.
+    /// Groups the platform itself owns (such as all_users) are left out and named on stderr.
+    Import(Box<ImportArgs>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -32,8 +36,9 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Args)]
-pub struct RunArgs {
+/// How to reach and authenticate to the management API (shared by `run` and `import`).
+#[derive(Debug, Clone, Args)]
+pub struct MgmtArgs {
     /// Base URL of the Iguazio management API (e.g. https://dashboard.default-tenant.example.com).
     /// When omitted inside a pod, defaults to https://datanode-dashboard.<pod namespace>.svc.cluster.local
     /// as the vendor SDK does.
@@ -60,6 +65,28 @@ pub struct RunArgs {
     #[arg(long, env = "IGZ_INSECURE_SKIP_TLS_VERIFY", default_value_t = false)]
     pub insecure_skip_tls_verify: bool,
 
+    /// Timeout for connecting to the management API.
+    #[arg(long, env = "IGZ_MGMT_CONNECT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub mgmt_connect_timeout: Duration,
+
+    /// Timeout for one management API request (retried with backoff when safe).
+    #[arg(long, env = "IGZ_MGMT_REQUEST_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub mgmt_request_timeout: Duration,
+
+    /// Management API requests per second allowed, shared by all reconciles.
+    #[arg(long, env = "IGZ_MGMT_QPS", default_value_t = 20)]
+    pub mgmt_qps: u32,
+
+    /// Management API request burst above --mgmt-qps.
+    #[arg(long, env = "IGZ_MGMT_BURST", default_value_t = 40)]
+    pub mgmt_burst: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub mgmt: MgmtArgs,
+
     /// How often every Group is re-checked against the platform to revert out-of-band changes
     /// (jittered by up to 10%).
     #[arg(long, env = "IGZ_RESYNC_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration)]
@@ -82,22 +109,6 @@ pub struct RunArgs {
     #[arg(long, env = "IGZ_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: SocketAddr,
 
-    /// Timeout for connecting to the management API.
-    #[arg(long, env = "IGZ_MGMT_CONNECT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
-    pub mgmt_connect_timeout: Duration,
-
-    /// Timeout for one management API request (retried with backoff when safe).
-    #[arg(long, env = "IGZ_MGMT_REQUEST_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
-    pub mgmt_request_timeout: Duration,
-
-    /// Management API requests per second allowed, shared by all reconciles.
-    #[arg(long, env = "IGZ_MGMT_QPS", default_value_t = 20)]
-    pub mgmt_qps: u32,
-
-    /// Management API request burst above --mgmt-qps.
-    #[arg(long, env = "IGZ_MGMT_BURST", default_value_t = 40)]
-    pub mgmt_burst: u32,
-
     /// Log format.
     #[arg(long, env = "IGZ_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -109,6 +120,32 @@ pub struct RunArgs {
     /// Namespace of the leader-election Lease (default: the pod's namespace, else "default").
     #[arg(long, env = "IGZ_LEADER_ELECT_NAMESPACE")]
     pub leader_elect_namespace: Option<String>,
+}
+
+/// Which management policy imported Groups get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportPolicy {
+    /// Read-only until you switch a Group to Full: applying the output writes nothing.
+    #[value(name = "ObserveOnly")]
+    ObserveOnly,
+    /// Managed at once (the output equals the platform, so applying it changes nothing either).
+    #[value(name = "Full")]
+    Full,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub mgmt: MgmtArgs,
+
+    /// Namespace written into every Group's metadata (omitted: none, so `kubectl apply -n NS`
+    /// decides).
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
+
+    /// managementPolicy of every Group printed.
+    #[arg(long, value_enum, default_value_t = ImportPolicy::ObserveOnly)]
+    pub management_policy: ImportPolicy,
 }
 
 #[cfg(test)]
@@ -130,7 +167,7 @@ mod tests {
         assert_eq!(args.resync_interval, Duration::from_secs(300));
         assert_eq!(args.concurrency, 8);
         assert!(args.watch_namespaces.is_empty());
-        assert!(!args.insecure_skip_tls_verify);
+        assert!(!args.mgmt.insecure_skip_tls_verify);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod controller;
 pub mod crd;
 pub mod http;
+pub mod import;
 pub mod leader;
 pub mod plan;
 pub mod run;

@@ -10,6 +10,23 @@ fn main() -> ExitCode {
             print!("{}", igz_operator::crd::all_crds_yaml());
             ExitCode::SUCCESS
         }
+        Command::Import(args) => {
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("igz-operator: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(igz_operator::import::run(*args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("igz-operator import: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Run(args) => {
             // One crypto provider for the whole process (kube and reqwest both use rustls).
             let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();

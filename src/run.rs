@@ -12,7 +12,7 @@ use kube::{Api, Client};
 use prometheus_client::registry::Registry;
 use secrecy::SecretString;
 
-use crate::cli::RunArgs;
+use crate::cli::{MgmtArgs, RunArgs};
 use crate::controller::{self, ReconcileMetrics, Settings, Timing};
 use crate::crd::Group;
 use crate::http::{self, Health};
@@ -27,7 +27,7 @@ pub struct CredentialSource(pub String);
 
 /// Reads the credentials the flags point at. Errors say which flag or variable to set.
 pub fn credentials(
-    args: &RunArgs,
+    args: &MgmtArgs,
     env_key: Option<String>,
 ) -> anyhow::Result<(Credentials, CredentialSource)> {
     let username = args.username.clone().filter(|u| !u.trim().is_empty());
@@ -73,7 +73,7 @@ fn read_secret_file(path: &Path, flag: &str) -> anyhow::Result<SecretString> {
 }
 
 pub fn mgmt_config(
-    args: &RunArgs,
+    args: &MgmtArgs,
     credentials: Credentials,
     metrics: MgmtMetrics,
 ) -> anyhow::Result<MgmtConfig> {
@@ -99,14 +99,14 @@ pub fn mgmt_config(
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let (credentials, source) = credentials(&args, std::env::var("IGZ_ACCESS_KEY").ok())?;
+    let (credentials, source) = credentials(&args.mgmt, std::env::var("IGZ_ACCESS_KEY").ok())?;
     let mut registry = Registry::default();
     let mgmt_metrics = MgmtMetrics::default();
     mgmt_metrics.register(&mut registry);
     let reconcile_metrics = ReconcileMetrics::default();
     reconcile_metrics.register(&mut registry);
 
-    let mgmt = MgmtClient::new(mgmt_config(&args, credentials, mgmt_metrics)?)
+    let mgmt = MgmtClient::new(mgmt_config(&args.mgmt, credentials, mgmt_metrics)?)
         .map_err(|e| anyhow::anyhow!("invalid management API settings: {e}"))?;
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
@@ -232,11 +232,11 @@ mod tests {
     use clap::Parser;
     use secrecy::ExposeSecret;
 
-    fn args(extra: &[&str]) -> RunArgs {
+    fn args(extra: &[&str]) -> MgmtArgs {
         let mut argv = vec!["igz-operator", "run"];
         argv.extend_from_slice(extra);
         match crate::cli::Cli::try_parse_from(argv).unwrap().command {
-            crate::cli::Command::Run(a) => *a,
+            crate::cli::Command::Run(a) => a.mgmt,
             _ => unreachable!(),
         }
     }

@@ -18,7 +18,8 @@ use super::grants::{self, Verdict};
 use super::observe::observe;
 use super::status;
 use crate::crd::{
-    CREATE_PENDING_ANNOTATION, DeletionPolicy, FINALIZER, Group, GroupOrigin, GroupStatus, Reason,
+    CREATE_PENDING_ANNOTATION, DeletionPolicy, FINALIZER, Group, GroupOrigin, GroupStatus,
+    ManagementPolicy, Reason,
 };
 use crate::plan::{
     self, Action, Desired, Observed, Plan, PlatformGroup, SentGroup, pending_create_record,
@@ -99,6 +100,9 @@ async fn apply(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue
         write_status(api, group, status).await?;
         return Ok(Requeue::requeue(ctx.timing.blocked_retry));
     }
+    if group.spec.management_policy == ManagementPolicy::ObserveOnly {
+        return observe_only(api, group, ctx, &observed, plan).await;
+    }
 
     let executed = match execute_plan(api, group, ctx, &observed, &plan).await {
         Ok(executed) => executed,
@@ -136,6 +140,62 @@ async fn apply(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue
         status::Verdict::Partial { .. } => Requeue::requeue(ctx.timing.missing_retry),
         _ => Requeue::requeue(ctx.timing.resync()),
     })
+}
+
+/// ObserveOnly: report what Full management would change (status.plannedChanges, and an Event
+/// when that list changes) and write nothing to the platform.
+async fn observe_only(
+    api: &Api<Group>,
+    group: &mut Group,
+    ctx: &Context,
+    observed: &Observed,
+    plan: Plan,
+) -> Result<Requeue, Error> {
+    let planned = plan.planned_changes();
+    let message = if planned.is_empty() {
+        "managementPolicy is ObserveOnly: the platform group matches the spec; nothing is written."
+            .to_owned()
+    } else {
+        format!(
+            "managementPolicy is ObserveOnly: Full management would make {} change(s), listed \
+             in status.plannedChanges; nothing is written.",
+            planned.len()
+        )
+    };
+    let previous = group.status.clone().unwrap_or_default();
+    if previous.planned_changes != planned && !planned.is_empty() {
+        let note = format!(
+            "ObserveOnly: Full management would now: {}.",
+            planned.join("; ")
+        );
+        ctx.events.normal(group, "ChangesPlanned", note).await;
+    }
+    let platform = match &plan.group_id {
+        Some(id) => ctx.snapshot.peek(|view| view.group(id)).await.flatten(),
+        None => None,
+    };
+    let adopted = plan.actions.iter().any(|a| {
+        matches!(
+            a,
+            Action::AdoptGroup {
+                lost_create: false,
+                ..
+            }
+        )
+    });
+    // Nothing was executed: what this resource added stays what it was.
+    let plan = Plan {
+        managed_members: observed.managed_members.clone(),
+        ..plan
+    };
+    let verdict = status::Verdict::Observed { message };
+    let mut status = status::build(group, &plan, platform.as_ref(), &verdict, &now());
+    status.planned_changes = planned;
+    if adopted && status.origin.is_none() {
+        status.origin = Some(GroupOrigin::Adopted);
+    }
+    write_status(api, group, status).await?;
+    Ok(Requeue::requeue(ctx.timing.resync()))
 }
 
 /// The platform group the plan takes over with adoptExisting (not the result of our own lost
@@ -234,7 +294,8 @@ async fn execute_plan(
     };
     // Also the freshness gate: it fails (409) when our cached copy of the resource is stale,
     // before anything is written to the platform.
-    let status = status::with_verdict(group, &progress, &now());
+    let mut status = status::with_verdict(group, &progress, &now());
+    status.planned_changes = plan.planned_changes();
     write_status(api, group, status).await?;
     if observed.spec_applied && !plan.drift.is_empty() {
         let note = format!(
@@ -312,11 +373,16 @@ async fn create_failed(api: &Api<Group>, group: &mut Group, error: Error) -> Err
 async fn cleanup(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue, Error> {
     let group = &mut group.clone();
     let name = group.effective_group_name();
-    if group.spec.deletion_policy == DeletionPolicy::Orphan {
+    let why_untouched = if group.spec.management_policy == ManagementPolicy::ObserveOnly {
+        Some("managementPolicy is ObserveOnly")
+    } else if group.spec.deletion_policy == DeletionPolicy::Orphan {
+        Some("deletionPolicy is Orphan")
+    } else {
+        None
+    };
+    if let Some(why) = why_untouched {
         if let Some(id) = group.status.as_ref().and_then(|s| s.group_id.clone()) {
-            let note = format!(
-                "Left platform group \"{name}\" (id {id}) untouched: deletionPolicy is Orphan."
-            );
+            let note = format!("Left platform group \"{name}\" (id {id}) untouched: {why}.");
             ctx.events.normal(group, "Orphaned", note).await;
         }
         return Ok(Requeue::await_change());

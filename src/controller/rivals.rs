@@ -58,6 +58,7 @@ mod tests {
                 project_roles: vec![],
                 deletion_policy: Default::default(),
                 adopt_existing: false,
+                management_policy: Default::default(),
             },
         );
         g.metadata.namespace = Some(ns.into());

@@ -26,6 +26,8 @@ pub enum Verdict {
     Failed { reason: Reason, message: String },
     /// Work in progress (Creating, Updating, Deleting).
     InProgress { reason: Reason, message: String },
+    /// ObserveOnly: the platform was read, nothing was written.
+    Observed { message: String },
 }
 
 /// The status after a reconcile. `platform` is the group as it stands after the actions.
@@ -70,6 +72,8 @@ pub fn build(
         project_roles,
         managed_members: plan.managed_members.iter().cloned().collect(),
         last_sync_time: Some(now.clone()),
+        // What is still to do after this reconcile; callers fill it in where there is any.
+        planned_changes: Vec::new(),
         origin: previous.origin,
     };
     if matches!(verdict, Verdict::Blocked { .. }) {
@@ -121,6 +125,15 @@ fn apply_verdict(
             );
         }
         set_condition(conditions, ConditionType::Synced, synced, generation, now);
+        // The group is as it was; a failed re-check neither needs a person nor blocks.
+        set_abnormal(
+            conditions,
+            ConditionType::Reconciling,
+            None,
+            generation,
+            now,
+        );
+        set_abnormal(conditions, ConditionType::Stalled, None, generation, now);
         return;
     }
     let (ready, synced): ((bool, Reason, String), (bool, Reason, String)) = match verdict {
@@ -152,10 +165,57 @@ fn apply_verdict(
             (false, *reason, message.clone()),
             (true, *reason, message.clone()),
         ),
+        Verdict::Observed { message } => (
+            (true, Reason::Observed, message.clone()),
+            (
+                true,
+                Reason::ReconcileSuccess,
+                "Read the platform; ObserveOnly writes nothing.".to_owned(),
+            ),
+        ),
+        Verdict::Degraded { .. } => unreachable!("handled above"),
+    };
+    // kstatus: Reconciling while the operator works or retries, Stalled when a person must act.
+    let (reconciling, stalled) = match verdict {
+        Verdict::Available | Verdict::Observed { .. } => (None, None),
+        Verdict::Partial { reason, message } | Verdict::InProgress { reason, message } => {
+            (Some((true, *reason, message.clone())), None)
+        }
+        Verdict::Blocked { reason, message } | Verdict::Failed { reason, message } => {
+            let condition = Some((true, *reason, message.clone()));
+            if reason.needs_a_person() {
+                (None, condition)
+            } else {
+                (condition, None)
+            }
+        }
         Verdict::Degraded { .. } => unreachable!("handled above"),
     };
     set_condition(conditions, ConditionType::Ready, ready, generation, now);
     set_condition(conditions, ConditionType::Synced, synced, generation, now);
+    set_abnormal(
+        conditions,
+        ConditionType::Reconciling,
+        reconciling,
+        generation,
+        now,
+    );
+    set_abnormal(conditions, ConditionType::Stalled, stalled, generation, now);
+}
+
+/// Sets a condition that kstatus reads with "abnormal-true" polarity (Reconciling, Stalled):
+/// present while true, removed otherwise.
+fn set_abnormal(
+    conditions: &mut Vec<Condition>,
+    kind: ConditionType,
+    value: Option<(bool, Reason, String)>,
+    generation: Option<i64>,
+    now: &Time,
+) {
+    match value {
+        Some(value) => set_condition(conditions, kind, value, generation, now),
+        None => conditions.retain(|c| c.type_ != kind.as_str()),
+    }
 }
 
 /// Sets one condition; `lastTransitionTime` only moves when the status flips.
@@ -270,6 +330,7 @@ mod tests {
                 ],
                 deletion_policy: Default::default(),
                 adopt_existing: false,
+                management_policy: Default::default(),
             },
         );
         g.metadata.generation = Some(3);

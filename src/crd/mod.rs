@@ -29,7 +29,25 @@ pub const GRANT_CRD_PATH: &str = "crds/groupgrants.igz-operator.io.yaml";
 
 /// The Group CustomResourceDefinition, as generated from the Rust types.
 pub fn crd() -> CustomResourceDefinition {
-    finish(Group::crd())
+    let mut crd = finish(Group::crd());
+    // Until the operator has written a status, kstatus (Flux, kpt) must see "not yet observed",
+    // not "current": a new Group starts with observedGeneration 0.
+    for version in &mut crd.spec.versions {
+        let status = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+            .and_then(|s| s.properties.as_mut())
+            .and_then(|p| p.get_mut("status"));
+        if let Some(status) = status {
+            status.default = Some(
+                k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSON(
+                    serde_json::json!({"observedGeneration": 0}),
+                ),
+            );
+        }
+    }
+    crd
 }
 
 /// The GroupGrant CustomResourceDefinition, as generated from the Rust types.
@@ -101,13 +119,19 @@ pub fn all_crds_yaml() -> String {
         .join("---\n")
 }
 
-/// Condition types the operator maintains in `status.conditions`.
+/// Condition types the operator maintains in `status.conditions`. Ready and Synced are always
+/// there; Reconciling and Stalled follow kstatus (what Flux and kpt read): present only while
+/// true.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConditionType {
     /// The platform group matches the spec (`kubectl wait --for=condition=Ready`).
     Ready,
     /// The last reconcile reached the platform and applied everything it could.
     Synced,
+    /// The operator is still working toward the spec (or retrying a failure).
+    Reconciling,
+    /// Progress needs a person; the message says what to do.
+    Stalled,
 }
 
 impl ConditionType {
@@ -115,6 +139,8 @@ impl ConditionType {
         match self {
             ConditionType::Ready => "Ready",
             ConditionType::Synced => "Synced",
+            ConditionType::Reconciling => "Reconciling",
+            ConditionType::Stalled => "Stalled",
         }
     }
 }
@@ -152,6 +178,7 @@ macro_rules! reasons {
 
 reasons! {
     Available => "The platform group exists and matches the spec.",
+    Observed => "managementPolicy is ObserveOnly: the platform group was read and nothing was written; status.plannedChanges lists what Full management would change.",
     Creating => "The platform group is being created.",
     Updating => "The platform group is being brought in line with the spec.",
     Deleting => "The resource is being deleted; the platform group is being cleaned up.",
@@ -165,6 +192,21 @@ reasons! {
     ApiUnavailable => "The management API could not be reached or answered with a server error; the operator retries with backoff.",
     ReconcileError => "An unexpected error occurred; the message says what failed and the operator retries with backoff.",
     ReconcileSuccess => "The last reconcile applied everything it could to the platform.",
+}
+
+impl Reason {
+    /// A person must act before anything more can happen (kstatus `Stalled`, Argo CD
+    /// `Degraded`); the other failure reasons are retried by the operator on its own.
+    pub fn needs_a_person(self) -> bool {
+        matches!(
+            self,
+            Reason::AlreadyExists
+                | Reason::NameConflict
+                | Reason::NotGranted
+                | Reason::CredentialsInvalid
+                | Reason::PermissionDenied
+        )
+    }
 }
 
 #[cfg(test)]

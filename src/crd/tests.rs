@@ -52,7 +52,16 @@ fn names_and_subresources_are_the_public_contract() {
         .collect();
     assert_eq!(
         columns,
-        ["GroupName", "ID", "Members", "Ready", "Reason", "Age"]
+        [
+            "GroupName",
+            "ID",
+            "Members",
+            "Ready",
+            "Reason",
+            "Policy",
+            "Planned",
+            "Age"
+        ]
     );
 }
 
@@ -223,4 +232,12 @@ fn spec_round_trips_with_defaults() {
         Group::new("data-team", named).effective_group_name(),
         "other"
     );
+}
+
+#[test]
+fn a_new_group_starts_with_observed_generation_zero() {
+    // kstatus (Flux, kpt) reads a resource without status as Current: the default makes a Group
+    // nobody has reconciled yet InProgress ("generation is 1, observed 0").
+    let status = &version_schema()["properties"]["status"];
+    assert_eq!(status["default"], json!({"observedGeneration": 0}));
 }

@@ -41,6 +41,8 @@ pub const GID_MAX: i64 = 2_147_483_647;
     printcolumn(name = "Members", type_ = "integer", json_path = ".status.members", description = "Members applied on the platform"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
     printcolumn(name = "Reason", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason"),
+    printcolumn(name = "Policy", type_ = "string", json_path = ".spec.managementPolicy", description = "Full, or ObserveOnly (never writes to the platform)", priority = "1"),
+    printcolumn(name = "Planned", type_ = "string", json_path = ".status.plannedChanges", description = "Changes Full management would make now", priority = "1"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     // Root-level rules: only here can CEL see metadata.name, which is the default groupName.
     validation = ::kube::core::Rule::new(
@@ -127,6 +129,20 @@ pub struct GroupSpec {
     /// untouched.
     #[serde(default)]
     pub adopt_existing: bool,
+
+    /// Full (default): the operator makes the platform group match this spec. ObserveOnly: it
+    /// only reads the platform and reports in status.plannedChanges what Full would change; it
+    /// never writes to the platform (no create, no drift correction, nothing on deletion).
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
+}
+
+/// See GroupSpec::management_policy.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ManagementPolicy {
+    #[default]
+    Full,
+    ObserveOnly,
 }
 
 /// A role of the group in one platform project.
@@ -250,10 +266,13 @@ pub struct GroupStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gid: Option<i64>,
 
-    /// Current state. Ready: the platform group matches the spec. Synced: the last reconcile
-    /// reached the platform and applied what it could. Reasons: Available, Creating, Updating,
-    /// Deleting, UserNotFound, ProjectNotFound, AlreadyExists, NameConflict, NotGranted,
-    /// CredentialsInvalid, PermissionDenied, ApiUnavailable, ReconcileError, ReconcileSuccess.
+    /// Current state. Ready: the platform group matches the spec (for ObserveOnly: it was
+    /// observed). Synced: the last reconcile reached the platform and applied what it could.
+    /// Reconciling (present while true): the operator is still working or retrying. Stalled
+    /// (present while true): a person must act; the message says what. Reasons: Available,
+    /// Observed, Creating, Updating, Deleting, UserNotFound, ProjectNotFound, AlreadyExists,
+    /// NameConflict, NotGranted, CredentialsInvalid, PermissionDenied, ApiUnavailable,
+    /// ReconcileError, ReconcileSuccess.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
@@ -282,6 +301,13 @@ pub struct GroupStatus {
     /// When the operator last compared the platform group with the spec.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,
+
+    /// The changes, in plain sentences, that Full management would make to the platform now;
+    /// empty when the platform matches the spec. Kept current for ObserveOnly Groups, and for
+    /// Full Groups while changes are pending.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
+    pub planned_changes: Vec<String>,
 
     /// How this resource came to manage its platform group: Created (by this resource) or
     /// Adopted (it existed already; spec.adoptExisting). A Group that is no longer granted may

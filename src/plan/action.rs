@@ -102,6 +102,69 @@ impl fmt::Display for Action {
     }
 }
 
+impl Action {
+    /// What the action would do, in plain sentences (one per changed attribute), for
+    /// `status.plannedChanges`. Only real platform changes: taking over a group by recording its
+    /// id writes nothing to the platform.
+    pub fn planned(&self) -> Vec<String> {
+        match self {
+            Action::CreateGroup {
+                name,
+                members,
+                assigned_policies,
+                ..
+            } => {
+                let policies: Vec<&str> = assigned_policies.iter().map(String::as_str).collect();
+                let policies = if policies.is_empty() {
+                    "no tenant policies".to_owned()
+                } else {
+                    format!("tenant policies {}", policies.join(", "))
+                };
+                vec![format!(
+                    "Create platform group \"{name}\" with {} member(s) and {policies}",
+                    members.len()
+                )]
+            }
+            Action::AdoptGroup { .. } => Vec::new(),
+            Action::UpdateGroup(update) => {
+                let mut sentences = Vec::new();
+                if let Some(name) = &update.name {
+                    sentences.push(format!("Rename the platform group back to \"{name}\""));
+                }
+                if let Some(description) = &update.description {
+                    sentences.push(format!("Set the group's description to \"{description}\""));
+                }
+                if let Some(gid) = update.gid {
+                    sentences.push(format!("Set the group's gid to {gid}"));
+                }
+                if let Some(policies) = &update.assigned_policies {
+                    let names: Vec<&str> = policies.iter().map(String::as_str).collect();
+                    sentences.push(if names.is_empty() {
+                        "Remove every tenant policy from the group".to_owned()
+                    } else {
+                        format!("Set the group's tenant policies to {}", names.join(", "))
+                    });
+                }
+                sentences
+            }
+            Action::AddMember { username, .. } => vec![format!("Add member {username}")],
+            Action::RemoveMember { username, .. } => vec![format!("Remove member {username}")],
+            Action::SetProjectRole { project, role } => {
+                vec![format!(
+                    "Give the group role {} in project {project}",
+                    role.as_str()
+                )]
+            }
+            Action::RemoveProjectRole { project } => {
+                vec![format!("Remove the group's role in project {project}")]
+            }
+            Action::DeleteGroup { id, name } => {
+                vec![format!("Delete platform group \"{name}\" (id {id})")]
+            }
+        }
+    }
+}
+
 impl GroupUpdate {
     pub fn is_empty(&self) -> bool {
         *self == GroupUpdate::default()

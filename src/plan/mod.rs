@@ -138,6 +138,11 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The platform changes the actions make, in plain sentences (`status.plannedChanges`).
+    pub fn planned_changes(&self) -> Vec<String> {
+        self.actions.iter().flat_map(Action::planned).collect()
+    }
+
     /// Nothing to change and nothing missing: the platform matches the spec.
     pub fn is_converged(&self) -> bool {
         self.actions.is_empty()

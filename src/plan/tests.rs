@@ -633,6 +633,7 @@ fn desired_state_is_read_from_the_resource() {
         }],
         deletion_policy: DeletionPolicy::Orphan,
         adopt_existing: true,
+        management_policy: Default::default(),
     };
     let wanted = Desired::from_group(&Group::new("from-metadata", spec));
     assert_eq!(wanted.group_name, "from-metadata");

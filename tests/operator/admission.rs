@@ -537,6 +537,7 @@ async fn valid_specs_are_accepted_and_defaulted() {
             ],
             deletion_policy: DeletionPolicy::Orphan,
             adopt_existing: true,
+            management_policy: Default::default(),
         };
         let typed: Api<Group> = Api::namespaced(fx.client.clone(), &fx.ns);
         let created = typed

@@ -7,6 +7,7 @@ mod adoption;
 mod cli;
 mod e2e;
 mod envtest;
+mod gitops;
 mod leader;
 mod rbac;
 mod readme;

@@ -14,6 +14,8 @@ pub struct UserGroup {
     pub gid: i64,
     pub assigned_policies: Vec<String>,
     pub member_ids: Vec<String>,
+    /// Made and owned by the platform itself (such as `all_users`): not for tools to manage.
+    pub system_provided: bool,
 }
 
 /// What to create. `gid: None` lets the platform assign one.
@@ -147,6 +149,8 @@ pub(crate) struct UserGroupAttributes {
     pub gid: i64,
     #[serde(default, deserialize_with = "nullable")]
     pub assigned_policies: Vec<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub system_provided: bool,
 }
 
 /// Attributes of a new group: `description` and `gid` are sent as `null` when unset, as the SDK does.
@@ -220,6 +224,7 @@ impl UserGroup {
             gid: res.attributes.gid,
             assigned_policies: res.attributes.assigned_policies,
             member_ids,
+            system_provided: res.attributes.system_provided,
         }
     }
 }
@@ -255,6 +260,7 @@ mod tests {
             gid: 1234,
             assigned_policies: vec!["Developer".into(), "Data".into()],
             member_ids: vec!["u1".into(), "u2".into()],
+            system_provided: false,
         };
         assert!(
             sent.describes(&ours),
