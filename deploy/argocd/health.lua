@@ -1,29 +1,12 @@
--- Argo CD health check for igz-operator.io/Group (key igz-operator.io_Group in argocd-cm).
---
--- Argo CD runs this body with the live object in the global `obj` and reads the table it
--- returns: hs.status (Healthy, Progressing, Degraded, Suspended, Missing) and hs.message.
---
--- It reads the same conditions kstatus (Flux, kpt) reads, in the same order, so both kinds of
--- GitOps tool agree on every Group the operator writes:
---   Stalled True      -> Degraded     a person must act (AlreadyExists, NameConflict, NotGranted,
---                                     CredentialsInvalid, PermissionDenied); message = what to do
---   Reconciling True  -> Progressing  creating, updating, deleting, waiting for missing users or
---                                     projects, retrying after an API error
---   Ready True        -> Healthy      in line with the spec (Available), or ObserveOnly and
---                                     observed (Observed; differences are in status.plannedChanges)
---   Ready False/Unknown, no status yet, no Ready condition yet, or status.observedGeneration not
---   equal to metadata.generation      -> Progressing (the operator has not caught up yet)
---   metadata.deletionTimestamp set    -> Progressing "Pending deletion" (Argo CD answers this
---                                     itself before calling a health check; kept for parity)
---
--- Where kstatus differs: with no status at all, or a status with no Ready, Reconciling or
--- Stalled condition, kstatus reports Current (it assumes a resource without known conditions is
--- done). This check says Progressing instead: the operator always writes conditions, so a Group
--- without them has simply not been seen yet.
---
--- Written for Argo CD's interpreter (gopher-lua, Lua 5.1) and its sandbox for health checks in
--- argocd-cm, which loads only the base, table and a reduced os library: no string library, so
--- messages are built with `..` only. hack/argocd-health.sh runs it the same way.
+-- Argo CD health check for igz-operator.io/Group. Reads the conditions kstatus (Flux, kpt)
+-- reads, in the same order, so both kinds of GitOps tool agree:
+--   Stalled True -> Degraded (a person must act; the message says what to do)
+--   Reconciling True -> Progressing (creating, updating, deleting, waiting, retrying)
+--   Ready True -> Healthy (matches the spec, or ObserveOnly and observed)
+--   anything else -> Progressing: no status or no Ready condition yet, Ready False,
+--   status.observedGeneration behind metadata.generation, or being deleted.
+-- Lua 5.1 with only the base and table libraries (Argo CD's sandbox): no string library.
+-- Tested by hack/tools/check-gitops-tools.sh; see README.md, "Status that GitOps tools read".
 
 local hs = {}
 
@@ -39,12 +22,14 @@ end
 
 local metadata = obj.metadata or {}
 
+-- Argo CD itself answers this before calling a health check; kept so the check stands alone.
 if metadata.deletionTimestamp ~= nil then
   hs.status = "Progressing"
   hs.message = "Pending deletion"
   return hs
 end
 
+-- kstatus says Current here (no known conditions); this check waits for the operator instead.
 local status = obj.status
 if status == nil then
   hs.status = "Progressing"

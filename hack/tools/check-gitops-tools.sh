@@ -57,6 +57,21 @@ for tool in "$KSTATUS" "$argocd"; do
   [[ -z $out ]] || bad "$(basename "$tool") printed something for an empty List"
 done
 
+# The README shows the health check inside an argocd-cm example; that copy must be the file.
+embedded_check() { # FILE: the block under the argocd-cm key, indentation removed
+  awk -v key='resource.customizations.health.igz-operator.io_Group: |' '
+    !on && index($0, key) { match($0, /^ */); ind = RLENGTH + 2; on = 1; next }
+    on && $0 != "" && substr($0, 1, ind) !~ /^ *$/ { exit }
+    on { line[++n] = substr($0, ind + 1); if ($0 != "") last = n }
+    END { for (i = 1; i <= last; i++) print line[i] }
+  ' "$1"
+}
+for doc in README.md hack/tools/README-gitops.md; do
+  [[ -f $doc ]] && grep -q 'resource.customizations.health.igz-operator.io_Group: |' "$doc" || continue
+  diff -u --label deploy/argocd/health.lua --label "$doc" deploy/argocd/health.lua <(embedded_check "$doc") ||
+    bad "$doc shows a different health check than deploy/argocd/health.lua"
+done
+
 if ((failed)); then
   exit 1
 fi
