@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, etcd and helm from Go modules, once, and caches them outside the repo
-# (keyed by version). The machines cannot download release binaries; the Go module proxy works.
+# Builds kube-apiserver, etcd, helm (and on request the kstatus test helper) from Go modules, once,
+# and caches them outside the repo (keyed by version). The machines cannot download release
+# binaries; the Go module proxy works.
 # Usage: hack/build-tools.sh [kube-apiserver|etcd|helm|kstatus ...]
 #   (default: kube-apiserver, etcd and helm; kstatus, a test helper, only when asked for)
 set -euo pipefail
