@@ -67,7 +67,8 @@ embedded_check() { # FILE: the block under the argocd-cm key, indentation remove
   ' "$1"
 }
 for doc in README.md hack/tools/README-gitops.md; do
-  [[ -f $doc ]] && grep -q 'resource.customizations.health.igz-operator.io_Group: |' "$doc" || continue
+  [[ -f $doc ]] || continue
+  grep -q 'resource.customizations.health.igz-operator.io_Group: |' "$doc" || continue
   diff -u --label deploy/argocd/health.lua --label "$doc" deploy/argocd/health.lua <(embedded_check "$doc") ||
     bad "$doc shows a different health check than deploy/argocd/health.lua"
 done
