@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, etcd and helm from Go modules, once, and caches them outside the repo
-# (keyed by version). The machines cannot download release binaries; the Go module proxy works.
-# Usage: hack/build-tools.sh [kube-apiserver|etcd|helm ...]   (default: all three)
+# Builds kube-apiserver, etcd, helm (and on request the kstatus test helper) from Go modules, once,
+# and caches them outside the repo (keyed by version). The machines cannot download release
+# binaries; the Go module proxy works.
+# Usage: hack/build-tools.sh [kube-apiserver|etcd|helm|kstatus ...]
+#   (default: kube-apiserver, etcd and helm; kstatus, a test helper, only when asked for)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need go "install Go 1.26 or newer"
@@ -71,6 +73,42 @@ build_helm() {
   mv bin/helm "$out"
 }
 
+# kstatus: our own small program (hack/tools/kstatus) around sigs.k8s.io/cli-utils' kstatus. Its
+# cache key is the pinned cli-utils version plus a digest of the program's source, so an edit to
+# main.go, go.mod or go.sum builds a new binary instead of reusing a stale one.
+KSTATUS_SRC="$ROOT/hack/tools/kstatus"
+
+kstatus_key() {
+  local digest
+  digest=$(cd "$KSTATUS_SRC" && cat go.mod go.sum ./*.go | sha256sum)
+  printf '%s-%s' "$CLI_UTILS_VERSION" "${digest:0:12}"
+}
+
+build_kstatus() {
+  local out=$2
+  cp "$KSTATUS_SRC"/go.mod "$KSTATUS_SRC"/go.sum "$KSTATUS_SRC"/*.go .
+  # The pin in lib.sh decides; go.mod and go.sum in the repository carry the same version, so the
+  # usual build needs no tidy (and checks the committed go.sum). A different pin (CLI_UTILS_VERSION
+  # set by hand) is resolved here, in the scratch copy only.
+  local current
+  current=$(go list -m -f '{{.Version}}' sigs.k8s.io/cli-utils)
+  if [[ $current != "$CLI_UTILS_VERSION" ]]; then
+    echo "go.mod has cli-utils $current; building with the pinned $CLI_UTILS_VERSION"
+    go mod edit -require "sigs.k8s.io/cli-utils@$CLI_UTILS_VERSION"
+    go mod tidy
+  fi
+  go build -trimpath -ldflags "-s -w" -o "$out" .
+}
+
+# Tests may ask for it from several processes at once: one builds, the others wait and reuse it.
+build_kstatus_locked() {
+  need flock "install util-linux"
+  (
+    flock 9
+    build_once kstatus "$(kstatus_key)" build_kstatus
+  ) 9>"$TOOLS_BIN/.kstatus.lock"
+}
+
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=(etcd helm kube-apiserver)
 for t in "${targets[@]}"; do
@@ -78,6 +116,7 @@ for t in "${targets[@]}"; do
     kube-apiserver) build_once kube-apiserver "$KUBE_VERSION" build_kube_apiserver ;;
     etcd) build_once etcd "$ETCD_VERSION" build_etcd ;;
     helm) build_once helm "$HELM_VERSION" build_helm ;;
-    *) die "unknown tool '$t' (expected kube-apiserver, etcd or helm)" ;;
+    kstatus) build_kstatus_locked ;;
+    *) die "unknown tool '$t' (expected kube-apiserver, etcd, helm or kstatus)" ;;
   esac
 done

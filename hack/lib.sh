@@ -5,6 +5,9 @@
 KUBE_VERSION="${KUBE_VERSION:-v1.33.13}"
 ETCD_VERSION="${ETCD_VERSION:-v3.5.21}"
 HELM_VERSION="${HELM_VERSION:-v3.19.5}"
+# kstatus (sigs.k8s.io/cli-utils), the status library Flux and kpt use; hack/tools/kstatus wraps
+# it so tests can evaluate Group objects exactly as those tools do (hack/build-tools.sh kstatus).
+CLI_UTILS_VERSION="${CLI_UTILS_VERSION:-v0.37.2}"
 IGZ_CACHE="${IGZ_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/igz-operator}"
 TOOLS_BIN="$IGZ_CACHE/bin"
 
