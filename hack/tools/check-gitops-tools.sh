@@ -66,7 +66,7 @@ embedded_check() { # FILE: the block under the argocd-cm key, indentation remove
     END { for (i = 1; i <= last; i++) print line[i] }
   ' "$1"
 }
-for doc in README.md hack/tools/README-gitops.md; do
+for doc in README.md; do
   [[ -f $doc ]] || continue
   grep -q 'resource.customizations.health.igz-operator.io_Group: |' "$doc" || continue
   diff -u --label deploy/argocd/health.lua --label "$doc" deploy/argocd/health.lua <(embedded_check "$doc") ||

@@ -50,8 +50,7 @@ pub fn observe(
             .annotations()
             .get(CREATE_PENDING_ANNOTATION)
             .map(|value| PendingCreate::parse(value)),
-        spec_applied: status.observed_generation.is_some()
-            && status.observed_generation == group.metadata.generation,
+        spec_applied: super::status::spec_applied(group),
         managed_members: status.managed_members.iter().cloned().collect(),
         group_by_id,
         group_by_name,

@@ -470,8 +470,7 @@ async fn report_failure(
     let reason = error.reason();
     // A failed re-check of a group that matched its spec leaves Ready alone (the group is as it
     // was); Synced says the platform could not be checked.
-    let applied =
-        group.status.as_ref().and_then(|s| s.observed_generation) == group.metadata.generation;
+    let applied = status::spec_applied(group);
     let verdict = if stage == Stage::Observing && applied {
         status::Verdict::Degraded { reason, message }
     } else {

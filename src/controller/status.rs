@@ -91,9 +91,12 @@ pub fn build(
     status
 }
 
-/// The previous status with only the conditions changed (progress and failures mid-way).
+/// The previous status with only the conditions changed (progress and failures mid-way), and
+/// the generation it speaks of: kstatus reads `status.observedGeneration` as "the controller has
+/// seen this spec", whatever the outcome.
 pub fn with_verdict(group: &Group, verdict: &Verdict, now: &Time) -> GroupStatus {
     let mut status = group.status.clone().unwrap_or_default();
+    status.observed_generation = group.metadata.generation;
     status.group_name = Some(group.effective_group_name());
     apply_verdict(
         &mut status.conditions,
@@ -242,6 +245,26 @@ fn set_condition(
         last_transition_time,
     });
     conditions.sort_by(|a, b| a.type_.cmp(&b.type_));
+}
+
+/// Whether the resource's current spec was applied to the platform (Ready, fully or as far as
+/// the platform allows, at this generation): differences found now were made outside
+/// Kubernetes. (Not `status.observedGeneration`, which any outcome advances.)
+pub fn spec_applied(group: &Group) -> bool {
+    let generation = group.metadata.generation;
+    group.status.as_ref().is_some_and(|s| {
+        s.conditions.iter().any(|c| {
+            c.type_ == ConditionType::Ready.as_str()
+                && c.observed_generation == generation
+                && [
+                    Reason::Available,
+                    Reason::UserNotFound,
+                    Reason::ProjectNotFound,
+                ]
+                .iter()
+                .any(|r| r.as_str() == c.reason)
+        })
+    })
 }
 
 /// The Ready message when users or projects are missing, or `None` when nothing is.

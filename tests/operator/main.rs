@@ -8,6 +8,7 @@ mod cli;
 mod e2e;
 mod envtest;
 mod gitops;
+mod gitops_status;
 mod leader;
 mod rbac;
 mod readme;
