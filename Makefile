@@ -27,6 +27,10 @@ envtest-up: ## Start etcd + kube-apiserver on loopback; prints the KUBECONFIG ex
 envtest-down: ## Stop the control plane started by envtest-up and remove its state
 	@hack/envtest-down.sh
 
+.PHONY: image
+image: ## Build localhost/igz-operator:<version> and localhost/igz-emulator:<version> (podman, FROM scratch, static musl)
+	hack/image.sh
+
 .PHONY: crds
 crds: ## Regenerate crds/ (and the chart's copy) from the Rust types
 	hack/gen-crds.sh

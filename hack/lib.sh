@@ -6,6 +6,13 @@ HELM_VERSION="${HELM_VERSION:-v3.19.5}"
 IGZ_CACHE="${IGZ_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/igz-operator}"
 TOOLS_BIN="$IGZ_CACHE/bin"
 
+# Container images (make image): names are $IMAGE_REGISTRY/igz-operator:<Cargo.toml version>.
+# "localhost/" marks an image that exists only where it was built or imported (no registry).
+IMAGE_REGISTRY="${IMAGE_REGISTRY:-localhost}"
+IMAGE_RUST_TARGET="${IMAGE_RUST_TARGET:-x86_64-unknown-linux-musl}"
+# org.opencontainers.image.source label; the project's public repository.
+IMAGE_SOURCE="${IMAGE_SOURCE:-https://github.com/igz-operator/igz-operator}"
+
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
