@@ -13,6 +13,16 @@ IMAGE_RUST_TARGET="${IMAGE_RUST_TARGET:-x86_64-unknown-linux-musl}"
 # org.opencontainers.image.source label; the project's public repository.
 IMAGE_SOURCE="${IMAGE_SOURCE:-https://github.com/igz-operator/igz-operator}"
 
+# The single-node cluster (make cluster-up). One per machine: its network namespace, cgroups
+# and runtime directories are machine-wide names, so every checkout shares them (and the lock).
+CLUSTER_NETNS="${CLUSTER_NETNS:-igz-cluster}"
+CLUSTER_RUN="${CLUSTER_RUN:-/run/igz-cluster}"          # pids, sockets, runtime state
+CLUSTER_VAR="${CLUSTER_VAR:-/var/lib/igz-cluster}"      # kubelet and containerd roots
+# The Pod sandbox image, built from hack/cluster/pause.c (no registry has it for us).
+PAUSE_IMAGE="${PAUSE_IMAGE:-localhost/igz-pause:1.0}"
+# A test client/server for the cluster checks, built from hack/cluster/probe (Go, stdlib only).
+PROBE_IMAGE="${PROBE_IMAGE:-localhost/igz-probe:1.0}"
+
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
