@@ -31,6 +31,10 @@ envtest-down: ## Stop the control plane started by envtest-up and remove its sta
 image: ## Build localhost/igz-operator:<version> and localhost/igz-emulator:<version> (podman, FROM scratch, static musl)
 	hack/image.sh
 
+.PHONY: demo-cluster
+demo-cluster: ## The demo with the operator installed by helm as a Pod in the single-node cluster (root); KEEP=1 leaves it running
+	KEEP=$(KEEP) hack/demo-cluster.sh
+
 .PHONY: cluster-up
 cluster-up: ## Start a single-node cluster (kubelet, containerd) in its own network namespace; prints the KUBECONFIG export (root)
 	@hack/cluster-up.sh
