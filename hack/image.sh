@@ -26,12 +26,14 @@ rustup target list --installed 2>/dev/null | grep -qx "$IMAGE_RUST_TARGET" ||
 version=$(cargo metadata --no-deps --format-version 1 |
   python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="igz-operator"))')
 
-# Release profile tuned for size without touching Cargo.toml: one codegen unit and fat LTO let the
-# linker drop what the binaries never call; symbols are stripped. opt-level and panic strategy
-# stay at the release defaults (3, unwind): a panicking task must not take the process down with
-# it, and opt-level "s"/"z" saves little here (see hack/cluster/README-snippet.md for numbers).
+# Release profile tuned for size, without touching Cargo.toml (measured on the operator binary):
+# fat LTO + one codegen unit + stripped symbols: 15.0 MiB; with opt-level "s": 10.1 MiB; "z"
+# would give 9.4 MiB but also drops loop vectorisation for 7% less. The operator waits on the
+# network, and the TLS crypto is aws-lc's C code, compiled with its own flags, so "s" costs
+# little. panic stays "unwind": a panicking task must not take the whole process down with it.
 export CARGO_PROFILE_RELEASE_LTO=fat
 export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
+export CARGO_PROFILE_RELEASE_OPT_LEVEL=s
 export CARGO_PROFILE_RELEASE_STRIP=symbols
 export CARGO_PROFILE_RELEASE_DEBUG=false
 # Own target dir: the tuned musl build neither invalidates nor waits on the everyday target/debug.
