@@ -85,6 +85,19 @@ EOF
   [[ $p == "$phase" ]] || die "pod $name ended $p, expected $phase"
 }
 
+step "the cluster's network stays inside its namespace"
+# Only loopback, the Pod bridge and the Pods' veth ends; routes only to the Pod and Service
+# ranges: an address outside them is unreachable from the node and from every Pod (whose default
+# route leads here). Checked by reading the tables, without sending anything.
+links=$(in_netns ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | grep -vxE "lo|$POD_BRIDGE|veth[0-9a-f]+" || true)
+[[ -z $links ]] || die "unexpected links in $CLUSTER_NETNS: $links"
+routes=$(in_netns ip -4 route show | grep -vE "^($POD_CIDR|$SERVICE_CIDR) " || true)
+[[ -z $routes ]] || die "unexpected routes in $CLUSTER_NETNS: $routes"
+if in_netns ip route get 10.255.255.53 >/dev/null 2>&1; then
+  die "an address outside the cluster is routable from $CLUSTER_NETNS"
+fi
+ok "links: lo, $POD_BRIDGE, Pod veths; routes: $POD_CIDR, $SERVICE_CIDR; nothing else is routable"
+
 step "Deployment with an httpGet readiness probe -> Running and Ready"
 t0=$SECONDS
 kc apply -f - >/dev/null <<EOF
