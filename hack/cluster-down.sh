@@ -47,6 +47,29 @@ stop_pid() { # name... : SIGTERM to each, together; SIGKILL to whoever is still 
   for name in "$@"; do rm -f "$CLUSTER_PIDS/$name"; done
 }
 
+# Whatever the kernel still lists in our cgroups: containerd's shims (started by containerd, so
+# in its cgroup) and the processes of containers in kubelet's kubepods tree (left running when
+# kubelet or containerd died before the Pods were deleted).
+sweep() {
+  # The components still to be stopped by PID (recorded in $CLUSTER_PIDS) are spared.
+  leftovers() {
+    local keep
+    keep=$(cat "$CLUSTER_PIDS"/* 2>/dev/null | sort -u)
+    { cgroup_pids "$CLUSTER_CGROUP"; cgroup_pids kubepods; } | sort -un | grep -vxF "${keep:-none}" || true
+  }
+  local pids
+  pids=$(leftovers)
+  [[ -n $pids ]] || return 0
+  log "killing leftover cluster processes (from the cluster's cgroups): $(tr '\n' ' ' <<<"$pids")"
+  # shellcheck disable=SC2086 # one PID per word
+  kill -KILL $pids 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    [[ -z $(leftovers) ]] && return 0
+    sleep 0.1
+  done
+  log "warning: processes remain in the cluster's cgroups: $(leftovers | tr '\n' ' ')"
+}
+
 # 1. Pods first, while kubelet and containerd still run: kubelet stops the containers, tears
 #    down each sandbox's network (CNI DEL) and unmounts the volumes. The controllers stop first
 #    so nothing replaces the deleted Pods.
@@ -83,25 +106,12 @@ if alive containerd; then
   done
 fi
 stop_pid containerd kube-controller-manager kube-scheduler
+# 3. Container processes and shims, before the API server goes: a Pod still running (its kubelet
+#    gone) would keep watches open that delay the API server's shutdown.
+sweep
 # The API server before etcd, so it does not log etcd connection errors while shutting down.
 stop_pid forward kube-apiserver
 stop_pid etcd
-
-# 3. Whatever the kernel still lists in our cgroups: containerd's shims (started by containerd,
-#    so in its cgroup) and the processes of containers in kubelet's kubepods tree.
-sweep() {
-  local pids
-  pids=$( { cgroup_pids "$CLUSTER_CGROUP"; cgroup_pids kubepods; } | sort -un)
-  [[ -n $pids ]] || return 0
-  log "killing leftover cluster processes (from the cluster's cgroups): $(tr '\n' ' ' <<<"$pids")"
-  # shellcheck disable=SC2086 # one PID per word
-  kill -KILL $pids 2>/dev/null || true
-  for _ in $(seq 1 50); do
-    [[ -z $( { cgroup_pids "$CLUSTER_CGROUP"; cgroup_pids kubepods; }) ]] && return 0
-    sleep 0.1
-  done
-  log "warning: processes remain in the cluster's cgroups: $( { cgroup_pids "$CLUSTER_CGROUP"; cgroup_pids kubepods; } | tr '\n' ' ')"
-}
 sweep
 
 # 4. kube-proxy's iptables rules live in the namespace (deleting it drops them too); its own
