@@ -22,14 +22,14 @@ for arg in "$@"; do
     command -v musl-gcc >/dev/null 2>&1 && cc=musl-gcc
     need "$cc" "apt-get install -y gcc (or musl-tools)"
     "$cc" -static -Os -s -Wall -o "$work/pause" "$CLUSTER_ROOT/hack/cluster/pause.c"
-    podman build --quiet --pull=never --timestamp 0 -f "$CLUSTER_ROOT/hack/cluster/Containerfile.pause" \
+    podman build --quiet --pull=never --layers=false --timestamp 0 -f "$CLUSTER_ROOT/hack/cluster/Containerfile.pause" \
       -t "$PAUSE_IMAGE" "$work" >/dev/null
     refs+=("$PAUSE_IMAGE")
   elif [[ $arg == --probe ]]; then
     need go "install Go 1.26 or newer"
     (cd "$CLUSTER_ROOT/hack/cluster/probe" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
       go build -trimpath -ldflags "-s -w" -o "$work/igz-probe" .)
-    podman build --quiet --pull=never --timestamp 0 -f "$CLUSTER_ROOT/hack/cluster/probe/Containerfile" \
+    podman build --quiet --pull=never --layers=false --timestamp 0 -f "$CLUSTER_ROOT/hack/cluster/probe/Containerfile" \
       -t "$PROBE_IMAGE" "$work" >/dev/null
     refs+=("$PROBE_IMAGE")
   else

@@ -68,9 +68,15 @@ cp /etc/ssl/certs/ca-certificates.crt "$context/"
 for name in igz-operator igz-emulator; do
   ref="$IMAGE_REGISTRY/$name:$version"
   log "podman build $ref"
-  podman build --quiet --pull=never --target "$name" -f "$ROOT/Containerfile" \
+  previous=$(podman image inspect --format '{{.Id}}' "$ref" 2>/dev/null || true)
+  # --timestamp 0: the same binary gives the same image ID, build after build.
+  podman build --quiet --pull=never --layers=false --target "$name" -f "$ROOT/Containerfile" \
     --build-arg "VERSION=$version" --build-arg "SOURCE=$IMAGE_SOURCE" \
     --timestamp 0 -t "$ref" "$context" >/dev/null
+  # The image this tag named before, now untagged, would pile up in podman's store.
+  if [[ -n $previous && $previous != $(podman image inspect --format '{{.Id}}' "$ref") ]]; then
+    podman rmi "$previous" >/dev/null 2>&1 || true
+  fi
   size=$(podman image inspect --format '{{.Size}}' "$ref")
   log "built $ref ($((size / 1024)) KiB; binary $(($(stat -c %s "$context/$name") / 1024)) KiB)"
   if [[ -n $save_dir ]]; then
