@@ -76,6 +76,20 @@ start_time=$SECONDS
 "$HACK/build-tools.sh" cluster
 B=$TOOLS_BIN
 
+# From here on a failure (or an interrupt) removes the half-started cluster, keeping its logs.
+up_complete=false
+FAILED_LOGS=$CLUSTER_ROOT/target/cluster-failed-logs
+on_exit() {
+  local rc=$?
+  { $up_complete || ((rc == 0)); } && return
+  rm -rf "$FAILED_LOGS"
+  cp -r "$CLUSTER_STATE/logs" "$FAILED_LOGS" 2>/dev/null && log "component logs kept in $FAILED_LOGS"
+  log "removing the half-started cluster"
+  CLUSTER_LOCK_HELD=1 "$HACK/cluster-down.sh" >/dev/null 2>&1 || true
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM
+
 mkdir -p "$CLUSTER_STATE"/{pki,logs,config,cni} "$CLUSTER_PIDS" "$CLUSTER_VAR"
 echo "$CLUSTER_STATE" >"$CLUSTER_RUN/owner"
 LOGS=$CLUSTER_STATE/logs
@@ -161,10 +175,7 @@ start() { # name command...: runs it in the namespace and in the cluster cgroup,
 fail_start() { # message name
   log "$1; last lines of $LOGS/$2.log:"
   tail -n 25 "$LOGS/$2.log" >&2 || true
-  log "cleaning up (the logs stay in $LOGS until the next cluster-up)"
-  cp -r "$LOGS" "$CLUSTER_ROOT/target/cluster-failed-logs" 2>/dev/null || true
-  CLUSTER_LOCK_HELD=1 "$HACK/cluster-down.sh" >/dev/null 2>&1 || true
-  die "$1 (logs: $CLUSTER_ROOT/target/cluster-failed-logs)"
+  die "$1"
 }
 
 deadline=$((SECONDS + READY_BUDGET))
@@ -352,8 +363,19 @@ else
   log "no localhost/igz-* images in podman yet (make image); import them later with hack/cluster-import.sh"
 fi
 
-# --- the rest of the control plane and the node; each retries until the API server answers ---
-log "starting kube-controller-manager, kube-scheduler, kubelet and kube-proxy"
+# --- the node; kubelet and kube-proxy retry until the API server answers ---
+log "starting kubelet and kube-proxy"
+start kubelet "$B/kubelet" --config "$CFG/kubelet.yaml" --kubeconfig "$CFG/kubelet.kubeconfig" \
+  --root-dir "$CLUSTER_VAR/kubelet" --cert-dir "$CLUSTER_VAR/kubelet/pki" \
+  --hostname-override "$NODE_NAME" --node-ip "$NODE_IP"
+start kube-proxy "$B/kube-proxy" --config "$CFG/kube-proxy.yaml"
+
+wait_for kube-apiserver "kube-apiserver" kc --request-timeout=5s get --raw=/readyz
+alive forward || fail_start "the loopback forwarder exited (port $HOST_PORT taken?)" forward
+
+# --- controller-manager and scheduler once the API server is ready: they read their
+#     authentication configuration at start and exit when RBAC is not bootstrapped yet ---
+log "starting kube-controller-manager and kube-scheduler"
 start kube-controller-manager "$B/kube-controller-manager" \
   --kubeconfig "$CFG/kube-controller-manager.kubeconfig" \
   --authentication-kubeconfig "$CFG/kube-controller-manager.kubeconfig" \
@@ -369,19 +391,15 @@ start kube-scheduler "$B/kube-scheduler" \
   --authentication-kubeconfig "$CFG/kube-scheduler.kubeconfig" \
   --authorization-kubeconfig "$CFG/kube-scheduler.kubeconfig" \
   --bind-address 127.0.0.1 --leader-elect=false --profiling=false
-start kubelet "$B/kubelet" --config "$CFG/kubelet.yaml" --kubeconfig "$CFG/kubelet.kubeconfig" \
-  --root-dir "$CLUSTER_VAR/kubelet" --cert-dir "$CLUSTER_VAR/kubelet/pki" \
-  --hostname-override "$NODE_NAME" --node-ip "$NODE_IP"
-start kube-proxy "$B/kube-proxy" --config "$CFG/kube-proxy.yaml"
 
-# --- ready: API server, node Ready, default ServiceAccount, kube-proxy's rules for the API ---
-wait_for kube-apiserver "kube-apiserver" kc --request-timeout=5s get --raw=/readyz
-alive forward || fail_start "the loopback forwarder exited (port $HOST_PORT taken?)" forward
+# --- ready: node Ready, default ServiceAccount, kube-proxy's rules for the API Service ---
 wait_for kubelet "node $NODE_NAME" bash -c \
   "[[ \$(kubectl --kubeconfig '$CLUSTER_KUBECONFIG' get node '$NODE_NAME' -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}') == True ]]"
 wait_for kube-controller-manager "the default ServiceAccount" kc get serviceaccount default -n default
 wait_for kube-proxy "kube-proxy's rules for the kubernetes Service" bash -c \
   "nsenter --net='$NETNS_PATH' -- iptables -t nat -S KUBE-SERVICES | grep -q '$API_SERVICE_IP/32'"
 for n in kube-scheduler kube-controller-manager; do alive "$n" || fail_start "$n exited" "$n"; done
+up_complete=true
+rm -rf "$FAILED_LOGS"
 log "cluster up in $((SECONDS - start_time))s"
 announce
