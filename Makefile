@@ -27,6 +27,26 @@ envtest-up: ## Start etcd + kube-apiserver on loopback; prints the KUBECONFIG ex
 envtest-down: ## Stop the control plane started by envtest-up and remove its state
 	@hack/envtest-down.sh
 
+.PHONY: image
+image: ## Build localhost/igz-operator:<version> and localhost/igz-emulator:<version> (podman, FROM scratch, static musl)
+	hack/image.sh
+
+.PHONY: demo-cluster
+demo-cluster: ## The demo with the operator installed by helm as a Pod in the single-node cluster (root); KEEP=1 leaves it running
+	KEEP=$(KEEP) hack/demo-cluster.sh
+
+.PHONY: cluster-up
+cluster-up: ## Start a single-node cluster (kubelet, containerd) in its own network namespace; prints the KUBECONFIG export (root)
+	@hack/cluster-up.sh
+
+.PHONY: cluster-down
+cluster-down: ## Stop the single-node cluster, remove its state and restore the host sysctls kubelet changed
+	@hack/cluster-down.sh
+
+.PHONY: cluster-check
+cluster-check: ## Check the single-node cluster: probes, Services, in-cluster API access, restricted Pods, helm --wait
+	hack/cluster-check.sh
+
 .PHONY: crds
 crds: ## Regenerate crds/ (and the chart's copy) from the Rust types
 	hack/gen-crds.sh

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, etcd, helm (and on request the kstatus test helper) from Go modules, once,
-# and caches them outside the repo (keyed by version). The machines cannot download release
-# binaries; the Go module proxy works.
+# Builds kube-apiserver, etcd, helm (and on request the kstatus test helper and the single-node
+# cluster's components) from Go modules, once, and caches them outside the repo (keyed by
+# version). The machines cannot download release binaries; the Go module proxy works.
 # Usage: hack/build-tools.sh [kube-apiserver|etcd|helm|kstatus ...]
 #   (default: kube-apiserver, etcd and helm; kstatus, a test helper, only when asked for)
+#        hack/build-tools.sh kubelet|kube-controller-manager|kube-scheduler|kube-proxy|cluster
+#        (the single-node cluster's components; `cluster` = all it needs)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need go "install Go 1.26 or newer"
@@ -109,6 +111,62 @@ build_kstatus_locked() {
   ) 9>"$TOOLS_BIN/.kstatus.lock"
 }
 
+# The node components (kubelet, kube-controller-manager, kube-scheduler, kube-proxy) for
+# hack/cluster-up.sh come from the same k8s.io/kubernetes release as kube-apiserver, built the
+# same way: one wrapper module (staging modules pinned to their release), prepared once per
+# version and kept in $IGZ_CACHE/src so the four builds share one `go mod tidy`; Go's build
+# cache shares the compiled packages with the kube-apiserver build.
+kube_wrapper_module() { # version -> prints the module directory
+  local version=$1 staging=${1/v1./v0.}
+  local dir="$IGZ_CACHE/src/kubernetes-$version"
+  if [[ ! -f "$dir/go.sum" ]]; then
+    local tmp
+    tmp=$(mktemp -d "$IGZ_CACHE/src/.kubernetes-$version.XXXXXX")
+    (
+      cd "$tmp"
+      go mod init igz-build/kubernetes
+      go mod download -json "k8s.io/kubernetes@$version" >/dev/null
+      local gomod replaces m
+      gomod="$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v/$version.mod"
+      # k8s.io/kubernetes replaces its staging modules with local paths; pin each to its release.
+      replaces=$(sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$gomod")
+      [[ -n "$replaces" ]] || { echo "no staging replaces found in $gomod"; exit 1; }
+      for m in $replaces; do go mod edit -replace "$m=$m@$staging"; done
+      go mod edit -require "k8s.io/kubernetes@$version"
+      printf '//go:build tools\npackage tools\nimport (\n' > tools.go
+      for m in kubelet kube-controller-manager kube-scheduler kube-proxy; do
+        printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$m" >> tools.go
+      done
+      printf ')\n' >> tools.go
+      go mod tidy
+    ) >&2 || { rm -rf "$tmp"; return 1; }
+    rm -rf "$dir" && mv "$tmp" "$dir"
+  fi
+  echo "$dir"
+}
+
+# build_kube_component CMD VERSION OUT: k8s.io/kubernetes/cmd/CMD with the release's version
+# stamped in (kubelet reports it to the API server; kubectl and helm read it).
+build_kube_component() {
+  local cmd=$1 version=$2 out=$3 dir
+  mkdir -p "$IGZ_CACHE/src"
+  dir=$(kube_wrapper_module "$version")
+  local minor=${version#v1.}; minor=${minor%%.*}
+  local ld="" pkg
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  # Linking these 70-90 MB binaries takes a few GB; on a small machine GO_BUILD_P=1 serialises
+  # the build (default: Go's own, one job per core).
+  (cd "$dir" && go build ${GO_BUILD_P:+-p "$GO_BUILD_P"} -trimpath -ldflags "-s -w$ld" \
+    -o "$out" "k8s.io/kubernetes/cmd/$cmd")
+}
+build_kubelet() { build_kube_component kubelet "$@"; }
+build_kube_controller_manager() { build_kube_component kube-controller-manager "$@"; }
+build_kube_scheduler() { build_kube_component kube-scheduler "$@"; }
+build_kube_proxy() { build_kube_component kube-proxy "$@"; }
+
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=(etcd helm kube-apiserver)
 for t in "${targets[@]}"; do
@@ -117,6 +175,15 @@ for t in "${targets[@]}"; do
     etcd) build_once etcd "$ETCD_VERSION" build_etcd ;;
     helm) build_once helm "$HELM_VERSION" build_helm ;;
     kstatus) build_kstatus_locked ;;
-    *) die "unknown tool '$t' (expected kube-apiserver, etcd, helm or kstatus)" ;;
+    kubelet) build_once kubelet "$KUBE_VERSION" build_kubelet ;;
+    kube-controller-manager) build_once kube-controller-manager "$KUBE_VERSION" build_kube_controller_manager ;;
+    kube-scheduler) build_once kube-scheduler "$KUBE_VERSION" build_kube_scheduler ;;
+    kube-proxy) build_once kube-proxy "$KUBE_VERSION" build_kube_proxy ;;
+    # Everything hack/cluster-up.sh runs (the single-node cluster).
+    cluster)
+      for c in etcd kube-apiserver kubelet kube-controller-manager kube-scheduler kube-proxy; do
+        "$0" "$c"
+      done ;;
+    *) die "unknown tool '$t' (expected kube-apiserver, etcd, helm, kstatus, kubelet, kube-controller-manager, kube-scheduler, kube-proxy or cluster)" ;;
   esac
 done

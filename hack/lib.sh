@@ -21,6 +21,27 @@ BIN_DIR="$TARGET_DIR/debug"
 ENVTEST_DIR="${ENVTEST_DIR:-$TARGET_DIR/envtest}"
 [[ $ENVTEST_DIR == /* ]] || ENVTEST_DIR="$ROOT/$ENVTEST_DIR"
 ENVTEST_KUBECONFIG="$ENVTEST_DIR/kubeconfig"
+# The single-node cluster's per-checkout state and admin kubeconfig (hack/cluster-up.sh).
+CLUSTER_DIR="${CLUSTER_STATE:-$TARGET_DIR/cluster}"
+[[ $CLUSTER_DIR == /* ]] || CLUSTER_DIR="$ROOT/$CLUSTER_DIR"
+CLUSTER_KUBECONFIG="$CLUSTER_DIR/kubeconfig"
+
+# Container images (make image): names are $IMAGE_REGISTRY/igz-operator:<Cargo.toml version>.
+# "localhost/" marks an image that exists only where it was built or imported (no registry).
+IMAGE_REGISTRY="${IMAGE_REGISTRY:-localhost}"
+IMAGE_RUST_TARGET="${IMAGE_RUST_TARGET:-x86_64-unknown-linux-musl}"
+# org.opencontainers.image.source label; the project's public repository.
+IMAGE_SOURCE="${IMAGE_SOURCE:-https://github.com/igz-operator/igz-operator}"
+
+# The single-node cluster (make cluster-up). One per machine: its network namespace, cgroups
+# and runtime directories are machine-wide names, so every checkout shares them (and the lock).
+CLUSTER_NETNS="${CLUSTER_NETNS:-igz-cluster}"
+CLUSTER_RUN="${CLUSTER_RUN:-/run/igz-cluster}"          # pids, sockets, runtime state
+CLUSTER_VAR="${CLUSTER_VAR:-/var/lib/igz-cluster}"      # kubelet and containerd roots
+# The Pod sandbox image, built from hack/cluster/pause.c (no registry has it for us).
+PAUSE_IMAGE="${PAUSE_IMAGE:-localhost/igz-pause:1.0}"
+# A test client/server for the cluster checks, built from hack/cluster/probe (Go, stdlib only).
+PROBE_IMAGE="${PROBE_IMAGE:-localhost/igz-probe:1.0}"
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit 1; }

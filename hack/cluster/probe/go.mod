@@ -1,0 +1,3 @@
+module igz-operator/hack/cluster/probe
+
+go 1.22

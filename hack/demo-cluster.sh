@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# `make demo-cluster`: the demo of `make demo`, with everything running as Pods in the local
+# single-node cluster: the management API emulator from the igz-emulator image (seeded with
+# hack/demo-seed.yaml) behind a Service, and the operator installed by `helm install --wait` from
+# charts/igz-operator with the igz-operator image (in-cluster configuration, the access key from
+# a Secret, probes, leader election). Applies examples/*.yaml, waits until every Group is Ready,
+# prints them, the platform's view and the Events, then deletes the Groups and tears down.
+# Keep it running for exploration: `make demo-cluster KEEP=1` (or hack/demo-cluster.sh --keep).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/cluster/common.sh"
+ROOT=$CLUSTER_ROOT
+cd "$ROOT"
+
+KEEP=${KEEP:-}
+[[ ${1:-} == --keep ]] && KEEP=1
+SYSTEM_NS=igz-system      # the operator (Helm release)
+PLATFORM_NS=igz-platform  # the emulator, standing in for the Iguazio platform
+NAMESPACE=igz-demo        # the Group resources
+ACCESS_KEY=demo-access-key
+HELM="$TOOLS_BIN/helm"
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
+t_start=$SECONDS
+cluster_started=false
+emulator_url=""
+teardown() {
+  local rc=$?
+  if [[ -n $KEEP && $rc -eq 0 ]]; then
+    step "left running (KEEP=1)"
+    cat >&2 <<MSG
+  export KUBECONFIG=$CLUSTER_KUBECONFIG
+  kubectl get groups -A; kubectl describe group -n $NAMESPACE data-science
+  kubectl -n $SYSTEM_NS logs deploy/igz-operator
+  nsenter --net=$NETNS_PATH curl -s $emulator_url/__emulator/state | python3 -m json.tool | less
+  stop: make cluster-down
+MSG
+    return
+  fi
+  if ((rc != 0)); then
+    log "demo failed (exit $rc); operator Pods and last log lines:"
+    kc get pods -A -o wide >&2 2>/dev/null || true
+    kc -n "$SYSTEM_NS" logs deploy/igz-operator --tail=30 >&2 2>/dev/null || true
+  fi
+  step "tearing down"
+  if $cluster_started; then
+    hack/cluster-down.sh >&2 || true
+  else
+    # Someone else's running cluster: take away only what the demo added.
+    "$HELM" --kubeconfig "$CLUSTER_KUBECONFIG" uninstall igz-operator -n "$SYSTEM_NS" --wait >/dev/null 2>&1 || true
+    kc delete namespace "$NAMESPACE" "$PLATFORM_NS" "$SYSTEM_NS" --wait=false >/dev/null 2>&1 || true
+  fi
+  log "demo-cluster finished in $((SECONDS - t_start))s"
+}
+trap teardown EXIT
+
+step "starting the local single-node cluster"
+[[ -f $CLUSTER_KUBECONFIG ]] || cluster_started=true
+hack/cluster-up.sh >/dev/null
+kc get nodes -o wide >&2
+
+step "building the images (make image) and importing them into the cluster"
+hack/image.sh
+version=$(cargo metadata --no-deps --format-version 1 |
+  python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="igz-operator"))')
+OPERATOR_IMAGE=$IMAGE_REGISTRY/igz-operator
+EMULATOR_IMAGE=$IMAGE_REGISTRY/igz-emulator:$version
+hack/cluster-import.sh "$OPERATOR_IMAGE:$version" "$EMULATOR_IMAGE"
+hack/build-tools.sh helm
+
+# Every namespace of the demo enforces the `restricted` Pod Security level.
+for ns in "$SYSTEM_NS" "$PLATFORM_NS" "$NAMESPACE"; do
+  kc create namespace "$ns" --dry-run=client -o yaml | kc apply -f - >/dev/null
+  kc label namespace "$ns" --overwrite pod-security.kubernetes.io/enforce=restricted >/dev/null
+done
+for ns in "$SYSTEM_NS" "$PLATFORM_NS"; do
+  until kc get serviceaccount default -n "$ns" >/dev/null 2>&1; do sleep 0.2; done
+done
+
+step "starting the management API emulator as a Pod (image $EMULATOR_IMAGE, seed hack/demo-seed.yaml)"
+kc -n "$PLATFORM_NS" create configmap igz-emulator-seed --from-file=seed.yaml=hack/demo-seed.yaml \
+  --dry-run=client -o yaml | kc apply -f - >/dev/null
+kc -n "$PLATFORM_NS" create secret generic igz-emulator-keys --from-literal=access-keys="$ACCESS_KEY" \
+  --dry-run=client -o yaml | kc apply -f - >/dev/null
+kc apply -f - >&2 <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: igz-emulator, namespace: $PLATFORM_NS, labels: {app.kubernetes.io/name: igz-emulator}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app.kubernetes.io/name: igz-emulator}}
+  template:
+    metadata: {labels: {app.kubernetes.io/name: igz-emulator}}
+    spec:
+      automountServiceAccountToken: false
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 65532
+        runAsGroup: 65532
+        seccompProfile: {type: RuntimeDefault}
+      containers:
+        - name: emulator
+          image: $EMULATOR_IMAGE
+          imagePullPolicy: Never
+          # In a Pod the emulator must listen beyond loopback; the Pod network exists only
+          # inside the cluster's network namespace.
+          args: [--listen, "0.0.0.0:8470", --allow-remote, --seed, /etc/igz-emulator/seed.yaml,
+                 --job-delay, "300"]
+          env:
+            - name: IGZ_EMULATOR_ACCESS_KEYS
+              valueFrom: {secretKeyRef: {name: igz-emulator-keys, key: access-keys}}
+          ports: [{name: http, containerPort: 8470}]
+          readinessProbe: {httpGet: {path: /__emulator/stats, port: http}, periodSeconds: 2}
+          securityContext:
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            capabilities: {drop: [ALL]}
+          resources:
+            requests: {cpu: 10m, memory: 16Mi}
+            limits: {memory: 128Mi}
+          volumeMounts: [{name: seed, mountPath: /etc/igz-emulator, readOnly: true}]
+      volumes: [{name: seed, configMap: {name: igz-emulator-seed}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: igz-emulator, namespace: $PLATFORM_NS}
+spec:
+  selector: {app.kubernetes.io/name: igz-emulator}
+  ports: [{name: http, port: 8470, targetPort: http}]
+EOF
+kc -n "$PLATFORM_NS" rollout status deployment/igz-emulator --timeout=90s >&2
+emulator_ip=$(kc -n "$PLATFORM_NS" get service igz-emulator -o jsonpath='{.spec.clusterIP}')
+emulator_url="http://$emulator_ip:8470"
+log "emulator Service at $emulator_url (reachable only inside the cluster's network namespace)"
+# The platform's view is read from the node's side of the namespace, through the same Service.
+platform_state() { in_netns curl -fsS --max-time 10 "$emulator_url/__emulator/state"; }
+
+step "installing the operator: helm install --wait (image $OPERATOR_IMAGE:$version)"
+kc -n "$SYSTEM_NS" create secret generic igz-operator-mgmt --from-literal=access-key="$ACCESS_KEY" \
+  --dry-run=client -o yaml | kc apply -f - >/dev/null
+t0=$SECONDS
+"$HELM" --kubeconfig "$CLUSTER_KUBECONFIG" upgrade --install igz-operator charts/igz-operator \
+  -n "$SYSTEM_NS" --wait --timeout 180s \
+  --set image.repository="$OPERATOR_IMAGE" --set image.tag="$version" --set image.pullPolicy=Never \
+  --set mgmt.url="$emulator_url" --set resyncInterval=30s --set logFormat=text >&2
+kc -n "$SYSTEM_NS" wait pod -l app.kubernetes.io/name=igz-operator --for=condition=Ready --timeout=60s >/dev/null
+log "helm install --wait returned in $((SECONDS - t0))s; the operator Pod is Ready:"
+kc -n "$SYSTEM_NS" get pods -l app.kubernetes.io/name=igz-operator -o wide >&2
+kc -n "$SYSTEM_NS" logs deploy/igz-operator 2>/dev/null | grep -m3 -iE "starting|connect|lease|leader" | cut -c1-220 >&2 || true
+
+step "applying examples/*.yaml to namespace $NAMESPACE"
+kc apply -n "$NAMESPACE" -f examples/ >&2
+
+step "waiting for every Group to be Ready"
+deadline=$((SECONDS + 120))
+until kc wait -n "$NAMESPACE" --for=condition=Ready groups --all --timeout=2s >/dev/null 2>&1; do
+  kc get groups -n "$NAMESPACE" --no-headers 2>/dev/null | sed 's/^/    /' >&2
+  ((SECONDS < deadline)) || die "Groups not Ready after 120s (see kubectl describe groups -n $NAMESPACE)"
+  sleep 2
+done
+
+step "kubectl get groups -A"
+kc get groups -A
+
+step "the platform's view (as the management API reports it)"
+platform_state | python3 "$ROOT/hack/platform-view.py"
+
+step "recent Events"
+kc get events -n "$NAMESPACE" --sort-by=.metadata.creationTimestamp 2>/dev/null | tail -n 15
+
+[[ -n $KEEP ]] && exit 0
+
+step "deleting the Groups: the finalizer cleans up the platform (legacy-analysts is Orphan: kept)"
+kc delete groups --all -n "$NAMESPACE" --timeout=60s >&2
+platform_state | python3 "$ROOT/hack/platform-view.py"
