@@ -148,8 +148,24 @@ log "helm install --wait returned in $((SECONDS - t0))s; the operator Pod is Rea
 kc -n "$SYSTEM_NS" get pods -l app.kubernetes.io/name=igz-operator -o wide >&2
 kc -n "$SYSTEM_NS" logs deploy/igz-operator 2>/dev/null | grep -m3 -iE "starting|connect|lease|leader" | cut -c1-220 >&2 || true
 
+step "granting namespace $NAMESPACE (cluster admin): label tenant=demo, GroupGrant demo-team"
+kc label namespace "$NAMESPACE" tenant=demo --overwrite >/dev/null
+kc apply -f examples/grants/ >&2
+# The operator writes the grant into its admission policy a moment later; a dry run shows when.
+deadline=$((SECONDS + 60))
+until kc apply -n "$NAMESPACE" -f examples/ --dry-run=server >/dev/null 2>&1; do
+  ((SECONDS < deadline)) || die "the GroupGrant did not reach admission within 60s"
+  sleep 1
+done
+
 step "applying examples/*.yaml to namespace $NAMESPACE"
 kc apply -n "$NAMESPACE" -f examples/ >&2
+
+step "a Group that asks for more than the grant gives is refused (examples/refused/)"
+if refusal=$(kc apply -n "$NAMESPACE" -f examples/refused/ 2>&1); then
+  die "examples/refused/ was admitted; the GroupGrant is not enforced"
+fi
+printf '    %s\n' "$refusal" >&2
 
 step "waiting for every Group to be Ready"
 deadline=$((SECONDS + 120))
