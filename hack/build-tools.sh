@@ -35,28 +35,9 @@ build_once() {
   ln -sfn "$name-$version" "$TOOLS_BIN/$name"
 }
 
-build_kube_apiserver() {
-  local version=$1 out=$2 staging=${1/v1./v0.}
-  go mod init igz-build/kube-apiserver
-  go mod download -json "k8s.io/kubernetes@$version" >/dev/null
-  local gomod
-  gomod="$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v/$version.mod"
-  # k8s.io/kubernetes replaces its staging modules with local paths; pin each to its release.
-  local replaces
-  replaces=$(sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$gomod")
-  [[ -n "$replaces" ]] || { echo "no staging replaces found in $gomod"; return 1; }
-  for m in $replaces; do go mod edit -replace "$m=$m@$staging"; done
-  go mod edit -require "k8s.io/kubernetes@$version"
-  printf '//go:build tools\npackage tools\nimport _ "k8s.io/kubernetes/cmd/kube-apiserver"\n' > tools.go
-  go mod tidy
-  local minor=${version#v1.}; minor=${minor%%.*}
-  local ld="" pkg
-  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ld+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-    ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-  done
-  go build -p 1 -trimpath -ldflags "-s -w$ld" -o "$out" k8s.io/kubernetes/cmd/kube-apiserver
-}
+# kube-apiserver: built like the node components below, from the shared wrapper module; one
+# package at a time (-p 1), as its link needs the most memory.
+build_kube_apiserver() { GO_BUILD_P=1 build_kube_component kube-apiserver "$@"; }
 
 build_etcd() {
   local version=$1 out=$2
@@ -111,14 +92,15 @@ build_kstatus_locked() {
   ) 9>"$TOOLS_BIN/.kstatus.lock"
 }
 
-# The node components (kubelet, kube-controller-manager, kube-scheduler, kube-proxy) for
-# hack/cluster-up.sh come from the same k8s.io/kubernetes release as kube-apiserver, built the
-# same way: one wrapper module (staging modules pinned to their release), prepared once per
-# version and kept in $IGZ_CACHE/src so the four builds share one `go mod tidy`; Go's build
-# cache shares the compiled packages with the kube-apiserver build.
+# kube-apiserver and the node components (kubelet, kube-controller-manager, kube-scheduler,
+# kube-proxy) come from one k8s.io/kubernetes release, built the same way: one wrapper module
+# (staging modules pinned to their release), prepared once per version and kept in
+# $IGZ_CACHE/src so the builds share one `go mod tidy` and Go's build cache.
 kube_wrapper_module() { # version -> prints the module directory
   local version=$1 staging=${1/v1./v0.}
-  local dir="$IGZ_CACHE/src/kubernetes-$version"
+  # Named for what it holds: every command below (an older module without kube-apiserver lacks
+  # part of its go.sum).
+  local dir="$IGZ_CACHE/src/kubernetes-$version-all"
   if [[ ! -f "$dir/go.sum" ]]; then
     local tmp
     tmp=$(mktemp -d "$IGZ_CACHE/src/.kubernetes-$version.XXXXXX")
@@ -134,7 +116,7 @@ kube_wrapper_module() { # version -> prints the module directory
       for m in $replaces; do go mod edit -replace "$m=$m@$staging"; done
       go mod edit -require "k8s.io/kubernetes@$version"
       printf '//go:build tools\npackage tools\nimport (\n' > tools.go
-      for m in kubelet kube-controller-manager kube-scheduler kube-proxy; do
+      for m in kube-apiserver kubelet kube-controller-manager kube-scheduler kube-proxy; do
         printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$m" >> tools.go
       done
       printf ')\n' >> tools.go
@@ -151,6 +133,7 @@ build_kube_component() {
   local cmd=$1 version=$2 out=$3 dir
   mkdir -p "$IGZ_CACHE/src"
   dir=$(kube_wrapper_module "$version")
+  # The version stamp: /version must report the release (helm's kubeVersion checks read it).
   local minor=${version#v1.}; minor=${minor%%.*}
   local ld="" pkg
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
