@@ -37,6 +37,7 @@ struct Fixture {
 async fn setup() -> Fixture {
     let client = igz_testkit::envtest::admin_client().await;
     crate::support::install_crd(&client).await;
+    grants::forget_earlier_runs(&client).await;
     let ns = igz_testkit::envtest::fresh_namespace(&client, "adm").await;
     // Schema and CEL rules are checked before the grants; valid specs still need a grant.
     grants::apply_grant(&client, &grants::everything_in(&ns)).await;
@@ -570,6 +571,7 @@ async fn valid_specs_are_accepted_and_defaulted() {
             json!({
                 "membersPolicy": "Authoritative",
                 "deletionPolicy": "Delete",
+                "managementPolicy": "Full",
                 "adoptExisting": false,
                 "members": [],
                 "projectRoles": [],

@@ -9,8 +9,11 @@ use igz_operator::crd::{
 };
 use igz_testkit::wait::{self, DEFAULT_DEADLINE};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
+
+/// Label on every grant a test makes: grants are cluster-scoped and outlive the test.
+pub const TEST_GRANT_LABEL: &str = "igz-operator.io/test";
 
 /// A grant that selects exactly `namespace` and allows everything.
 pub fn everything_in(namespace: &str) -> GroupGrant {
@@ -51,6 +54,7 @@ pub async fn apply_grant(client: &Client, grant: &GroupGrant) {
     let mut body = serde_json::to_value(grant).expect("grant to JSON");
     body["apiVersion"] = "igz-operator.io/v1alpha1".into();
     body["kind"] = "GroupGrant".into();
+    body["metadata"]["labels"] = serde_json::json!({TEST_GRANT_LABEL: "true"});
     grants
         .patch(
             &name,
@@ -59,6 +63,29 @@ pub async fn apply_grant(client: &Client, grant: &GroupGrant) {
         )
         .await
         .expect("apply GroupGrant");
+}
+
+/// Removes (once per test binary, before its first grant) the grants earlier runs left in a
+/// control plane that outlived them: they would pile up in the admission policy, which holds
+/// a few hundred at most.
+pub async fn forget_earlier_runs(client: &Client) {
+    static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    DONE.get_or_init(|| async {
+        let grants: Api<GroupGrant> = Api::all(client.clone());
+        let selector = ListParams::default().labels(&format!("{TEST_GRANT_LABEL}=true"));
+        grants
+            .delete_collection(&Default::default(), &selector)
+            .await
+            .expect("delete the test grants of earlier runs");
+    })
+    .await;
+}
+
+/// Deletes `namespace`'s grant (the test is over).
+pub async fn withdraw(client: &Client, namespace: &str) {
+    let _ = Api::<GroupGrant>::all(client.clone())
+        .delete(namespace, &Default::default())
+        .await;
 }
 
 /// Starts (once per test binary) the keeper of the admission policy, on a thread of its own:

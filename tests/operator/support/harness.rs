@@ -197,6 +197,7 @@ impl Harness {
         super::logs();
         let client = envtest::admin_client().await;
         install_crd(&client).await;
+        super::grants::forget_earlier_runs(&client).await;
         let ns = envtest::fresh_namespace(&client, prefix).await;
         // A cluster admin's grant for this namespace, in force at admission before any Group.
         super::grants::apply_grant(&client, &super::grants::everything_in(&ns)).await;
@@ -424,6 +425,7 @@ impl Harness {
         if let Some(op) = self.operator.take() {
             op.stop().await;
         }
+        super::grants::withdraw(&self.client, &self.ns).await;
         self.emulator.shutdown().await;
     }
 }
