@@ -224,12 +224,28 @@ pub async fn digest(admin: &Admin) -> Digest {
     let usernames: BTreeMap<String, String> = state
         .users
         .iter()
-        .map(|u| (id(u), u["attributes"]["username"].as_str().unwrap_or_default().to_owned()))
+        .map(|u| {
+            (
+                id(u),
+                u["attributes"]["username"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
         .collect();
     let projects: BTreeMap<String, String> = state
         .projects
         .iter()
-        .map(|p| (id(p), p["attributes"]["name"].as_str().unwrap_or_default().to_owned()))
+        .map(|p| {
+            (
+                id(p),
+                p["attributes"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
         .collect();
     let linked = |v: &Value, rel: &str| -> Vec<String> {
         v["relationships"][rel]["data"]
@@ -240,7 +256,10 @@ pub async fn digest(admin: &Admin) -> Digest {
     let mut out = Digest::new();
     let mut names = BTreeMap::new();
     for g in &state.user_groups {
-        let name = g["attributes"]["name"].as_str().unwrap_or_default().to_owned();
+        let name = g["attributes"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let members = linked(g, "users")
             .iter()
             .filter_map(|u| usernames.get(u).cloned())

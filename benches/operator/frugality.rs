@@ -31,6 +31,45 @@ pub struct Numbers {
     pub idle_per_resync: f64,
     pub converge: Duration,
     pub routes: BTreeMap<String, u64>,
+    /// Most requests the platform received in any one second.
+    pub peak_rate: f64,
+    /// How long applying the manifests took (part of `converge`).
+    pub applied: Duration,
+    /// Mean time of one reconcile while converging.
+    pub reconcile_mean: Duration,
+}
+
+/// Samples the emulator's request count every 50 ms until stopped; the most requests seen in
+/// any one-second window.
+fn sample_rate(
+    admin: Admin,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<f64>,
+) {
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let mut samples: Vec<(Instant, u64)> = Vec::new();
+        loop {
+            samples.push((Instant::now(), admin.stats().await.requests_total));
+            tokio::select! {
+                _ = &mut stopped => break,
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+        }
+        let mut peak = 0.0f64;
+        for (i, (t, n)) in samples.iter().enumerate() {
+            if let Some((t0, n0)) = samples[..i]
+                .iter()
+                .rev()
+                .find(|(t0, _)| t.duration_since(*t0) >= Duration::from_secs(1))
+            {
+                peak = peak.max((n - n0) as f64 / t.duration_since(*t0).as_secs_f64());
+            }
+        }
+        peak
+    });
+    (stop, task)
 }
 
 pub async fn run() {
@@ -39,20 +78,26 @@ pub async fn run() {
         "\n== frugality and speed: {} Groups x {} members x {} project roles; {} users, {} projects; emulator latency {LATENCY_MS} ms",
         s.groups, s.members, s.roles, s.users, s.projects
     );
-    let (operator, digest_op) = operator_run().await;
+    let (operator, digest_op) = operator_run(&[]).await;
     let floor = naive_floor().await;
     let sdk = sdk_run().await;
 
     println!(
-        "{:<34} {:>12} {:>14} {:>12}",
-        "", "req/Group", "req/resync", "converge s"
+        "{:<34} {:>12} {:>14} {:>12} {:>12}",
+        "", "req/Group", "req/resync", "converge s", "peak req/s"
     );
     println!(
-        "{:<34} {:>12.2} {:>14.3} {:>12.2}",
+        "{:<34} {:>12.2} {:>14.3} {:>12.2} {:>12.1}",
         "operator",
         operator.requests_per_group,
         operator.idle_per_resync,
-        operator.converge.as_secs_f64()
+        operator.converge.as_secs_f64(),
+        operator.peak_rate,
+    );
+    println!(
+        "  (converge: from the first kubectl apply to every Group Ready; applying the 100 manifests took {:.2} s of it; a reconcile took {:.0} ms on average)",
+        operator.applied.as_secs_f64(),
+        operator.reconcile_mean.as_secs_f64() * 1000.0,
     );
     println!(
         "{:<34} {:>12} {:>14.3} {:>12}",
@@ -61,11 +106,12 @@ pub async fn run() {
     match &sdk {
         Some((sdk, digest_sdk)) => {
             println!(
-                "{:<34} {:>12.2} {:>14.3} {:>12.2}",
+                "{:<34} {:>12.2} {:>14.3} {:>12.2} {:>12.1}",
                 "vendor SDK script (sdk_sync.py)",
                 sdk.requests_per_group,
                 sdk.idle_per_resync,
-                sdk.converge.as_secs_f64()
+                sdk.converge.as_secs_f64(),
+                sdk.peak_rate,
             );
             println!(
                 "ratios: requests from scratch {:.3} of the SDK's; idle {:.4} of the SDK's, {:.3} of one GET per group; converged {:.1}x faster than the SDK script",
@@ -83,14 +129,17 @@ pub async fn run() {
                 }
             );
         }
-        None => println!("vendor SDK script skipped: set IGZ_SDK_PYTHON (hack/bench.d/20-operator.sh does)"),
+        None => println!(
+            "vendor SDK script skipped: set IGZ_SDK_PYTHON (hack/bench.d/20-operator.sh does)"
+        ),
     }
     println!(
         "goals: <= 1.5 req/Group from scratch [{}], <= 0.2 per idle resync [{}], >= 20x faster than the SDK [{}]",
         met(operator.requests_per_group <= 1.5),
         met(operator.idle_per_resync <= 0.2),
         match &sdk {
-            Some((sdk, _)) => met(sdk.converge.as_secs_f64() / operator.converge.as_secs_f64() >= 20.0),
+            Some((sdk, _)) =>
+                met(sdk.converge.as_secs_f64() / operator.converge.as_secs_f64() >= 20.0),
             None => "n/a",
         }
     );
@@ -104,24 +153,31 @@ pub fn met(ok: bool) -> &'static str {
     if ok { "met" } else { "MISSED" }
 }
 
-async fn operator_run() -> (Numbers, common::Digest) {
+/// The operator (with `extra` flags) from scratch and then idle.
+pub async fn operator_run(extra: &[&str]) -> (Numbers, common::Digest) {
     let s = SCENARIO;
     let (_kube, ns, api) = common::kube_namespace("bench-frugal").await;
     let emu = common::start_emulator(&s, LATENCY_MS).await;
     let admin = Admin::for_emulator(&emu);
-    let process = common::operator(
-        &ns,
-        &emu.base_url(),
-        "frugality",
-        &["--resync-interval", RESYNC],
-    )
-    .await;
+    let mut args = vec!["--resync-interval", RESYNC];
+    args.extend_from_slice(extra);
+    let process = common::operator(&ns, &emu.base_url(), "frugality", &args).await;
     let before = admin.stats().await;
+    let (stop_sampling, sampler) = sample_rate(admin.clone());
     let started = Instant::now();
     common::apply_all(&api, &s, 0..s.groups).await;
-    let converge =
-        common::wait_converged(&api, s.groups, started, Duration::from_secs(600)).await;
+    let applied = started.elapsed();
+    let converge = common::wait_converged(&api, s.groups, started, Duration::from_secs(600)).await;
     let after = admin.stats().await;
+    let _ = stop_sampling.send(());
+    let peak_rate = sampler.await.unwrap_or(0.0);
+    let reconcile_mean = process
+        .counter("igz_operator_reconcile_duration_seconds_sum")
+        .await
+        / process
+            .counter("igz_operator_reconcile_duration_seconds_count")
+            .await
+            .max(1.0);
     let routes = after
         .routes
         .iter()
@@ -151,9 +207,53 @@ async fn operator_run() -> (Numbers, common::Digest) {
             idle_per_resync: (q1 - q0) as f64 / (r1 - r0).max(1.0),
             converge,
             routes,
+            peak_rate,
+            applied,
+            reconcile_mean: Duration::from_secs_f64(reconcile_mean),
         },
         digest,
     )
+}
+
+/// Defaults chosen from measurements: the frugality scenario under a range of rate limits and
+/// concurrencies (BENCH_ONLY=sweep). Converge time, requests per Group and the peak request
+/// rate the platform saw, for each.
+pub async fn sweep() {
+    println!(
+        "\n== sweep: {} Groups from scratch, emulator latency {LATENCY_MS} ms",
+        SCENARIO.groups
+    );
+    println!(
+        "{:>8} {:>8} {:>12} {:>10} {:>12} {:>10} {:>14}",
+        "qps", "conc.", "converge s", "req/Group", "peak req/s", "apply s", "reconcile ms"
+    );
+    let qps: Vec<String> = std::env::var("BENCH_SWEEP_QPS")
+        .unwrap_or_else(|_| "10,20,30,50,100,1000".into())
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .collect();
+    let concurrency: Vec<String> = std::env::var("BENCH_SWEEP_CONCURRENCY")
+        .unwrap_or_else(|_| "4,8,16,32".into())
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .collect();
+    for q in &qps {
+        for c in &concurrency {
+            let burst = (q.parse::<u32>().unwrap_or(20) * 2).to_string();
+            let (n, _) =
+                operator_run(&["--mgmt-qps", q, "--mgmt-burst", &burst, "--concurrency", c]).await;
+            println!(
+                "{:>8} {:>8} {:>12.2} {:>10.2} {:>12.1} {:>10.2} {:>14.0}",
+                q,
+                c,
+                n.converge.as_secs_f64(),
+                n.requests_per_group,
+                n.peak_rate,
+                n.applied.as_secs_f64(),
+                n.reconcile_mean.as_secs_f64() * 1000.0,
+            );
+        }
+    }
 }
 
 /// One GET per group, on a platform holding the scenario's groups: the floor of observing each
@@ -237,10 +337,18 @@ async fn sdk_run() -> Option<(Numbers, common::Digest)> {
         })
     };
     let q0 = admin.stats().await.requests_total;
-    let converge = sync(python.clone(), script.clone(), manifests.clone(), emu.base_url())
-        .await
-        .expect("join");
+    let (stop_sampling, sampler) = sample_rate(admin.clone());
+    let converge = sync(
+        python.clone(),
+        script.clone(),
+        manifests.clone(),
+        emu.base_url(),
+    )
+    .await
+    .expect("join");
     let q1 = admin.stats().await.requests_total;
+    let _ = stop_sampling.send(());
+    let peak_rate = sampler.await.unwrap_or(0.0);
     sync(python, script, manifests, emu.base_url())
         .await
         .expect("join");
@@ -253,6 +361,9 @@ async fn sdk_run() -> Option<(Numbers, common::Digest)> {
             idle_per_resync: (q2 - q1) as f64 / s.groups as f64,
             converge,
             routes: BTreeMap::new(),
+            peak_rate,
+            applied: Duration::ZERO,
+            reconcile_mean: Duration::ZERO,
         },
         digest,
     ))

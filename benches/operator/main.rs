@@ -9,7 +9,8 @@
 //!   Groups, against the watch delivery plus the platform write done directly;
 //! - outage: requests sent during a 60 s API outage, and the time to converge after it.
 //!
-//! Knobs: BENCH_ONLY=frugality,memory,latency,outage (default all); BENCH_SIZES=1000,5000.
+//! Knobs: BENCH_ONLY=frugality,memory,latency,outage (default all; `sweep` runs the
+//! frugality scenario over BENCH_SWEEP_QPS x BENCH_SWEEP_CONCURRENCY); BENCH_SIZES=1000,5000.
 //! Goals are printed as met/MISSED; nothing here asserts a timing.
 
 mod common;
@@ -34,6 +35,9 @@ async fn main() {
 
     if wants("frugality") {
         frugality::run().await;
+    }
+    if wants("sweep") {
+        frugality::sweep().await;
     }
     if wants("memory") {
         scale::run(&sizes, wants("latency")).await;

@@ -96,7 +96,11 @@ pub async fn run() {
     println!(
         "converged {:.1} s after the API came back (g0 deleted on the platform: {}, g1 changed: {})",
         converge.as_secs_f64(),
-        if digest.contains_key("g0") { "NO" } else { "yes" },
+        if digest.contains_key("g0") {
+            "NO"
+        } else {
+            "yes"
+        },
         if g1_ok { "yes" } else { "NO" },
     );
     process.terminate(Duration::from_secs(10));

@@ -9,9 +9,9 @@ use igz_mgmt::{Credentials, MgmtClient, MgmtConfig, ProjectRole, RateLimit};
 use igz_operator::crd::Group;
 use igz_testkit::process::OperatorProcess;
 use kube::Api;
+use kube::ResourceExt as _;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::{WatchStreamExt as _, watcher};
-use kube::ResourceExt as _;
 use serde_json::json;
 
 use crate::common::{self, KEY, Scenario, mib, percentile_ms};
@@ -40,7 +40,9 @@ const FAST: [&str; 6] = [
 ];
 
 pub async fn run(sizes: &[usize], latency: bool) {
-    println!("\n== memory: peak RSS (VmHWM) of the igz-operator process; 5 members + 1 project role per Group");
+    println!(
+        "\n== memory: peak RSS (VmHWM) of the igz-operator process; 5 members + 1 project role per Group"
+    );
     println!(
         "{:>7} {:>12} {:>12} {:>14} {:>12} {:>12}",
         "Groups", "empty MiB", "peak MiB", "KiB/Group", "RSS now MiB", "converge s"
@@ -56,8 +58,7 @@ pub async fn run(sizes: &[usize], latency: bool) {
 
         let started = Instant::now();
         common::apply_all(&api, &s, 0..n).await;
-        let converge =
-            common::wait_converged(&api, n, started, Duration::from_secs(1800)).await;
+        let converge = common::wait_converged(&api, n, started, Duration::from_secs(1800)).await;
         // Then every Group resyncs once (with the platform picture it needs).
         let r0 = process.counter("igz_operator_reconciles").await;
         let waited = Instant::now();
@@ -138,7 +139,11 @@ async fn change_latency(
             .applied_objects()
             .boxed();
         while let Some(Ok(g)) = stream.next().await {
-            let _ = seen_tx.send((g.name_any(), g.metadata.generation.unwrap_or(0), Instant::now()));
+            let _ = seen_tx.send((
+                g.name_any(),
+                g.metadata.generation.unwrap_or(0),
+                Instant::now(),
+            ));
         }
     });
     // Let the watch list everything before timing.
@@ -167,10 +172,17 @@ async fn change_latency(
         } else {
             let roles = spec["projectRoles"].as_array_mut().expect("roles");
             let current = roles[0]["role"].as_str().unwrap_or("Viewer").to_owned();
-            let next = if current == "Editor" { "Viewer" } else { "Editor" };
+            let next = if current == "Editor" {
+                "Viewer"
+            } else {
+                "Editor"
+            };
             roles[0]["role"] = json!(next);
             let project = roles[0]["project"].as_str().unwrap_or_default().to_owned();
-            (None, Some((project, ProjectRole::parse(next).expect("role"))))
+            (
+                None,
+                Some((project, ProjectRole::parse(next).expect("role"))),
+            )
         };
         let body = json!({
             "apiVersion": "igz-operator.io/v1alpha1",
@@ -179,7 +191,11 @@ async fn change_latency(
             "spec": spec,
         });
         let patched = api
-            .patch(&name, &PatchParams::apply("bench").force(), &Patch::Apply(&body))
+            .patch(
+                &name,
+                &PatchParams::apply("bench").force(),
+                &Patch::Apply(&body),
+            )
             .await
             .expect("patch");
         let returned = Instant::now();
@@ -204,7 +220,10 @@ async fn change_latency(
             if done {
                 break;
             }
-            assert!(Instant::now() < deadline, "change of {name} not on the platform within 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "change of {name} not on the platform within 30 s"
+            );
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let elapsed = returned.elapsed();
@@ -241,20 +260,43 @@ async fn change_latency(
             .id;
         let user = &user_ids[&format!("u{}", (i * s.members + s.members + 50 + k) % s.users)];
         let started = Instant::now();
-        platform.add_user_to_group(user, &id).await.expect("direct add");
+        platform
+            .add_user_to_group(user, &id)
+            .await
+            .expect("direct add");
         direct.push(started.elapsed());
-        platform.remove_user_from_group(user, &id).await.expect("undo");
+        platform
+            .remove_user_from_group(user, &id)
+            .await
+            .expect("undo");
     }
 
     let p = |v: &[Duration], q| percentile_ms(v, q);
+    println!("{:<44} {:>9} {:>9}", "", "p50 ms", "p99 ms");
     println!(
-        "{:<44} {:>9} {:>9}",
-        "", "p50 ms", "p99 ms"
+        "{:<44} {:>9.1} {:>9.1}",
+        "member added: kubectl apply -> platform",
+        p(&visible, 50.0),
+        p(&visible, 99.0)
     );
-    println!("{:<44} {:>9.1} {:>9.1}", "member added: kubectl apply -> platform", p(&visible, 50.0), p(&visible, 99.0));
-    println!("{:<44} {:>9.1} {:>9.1}", "role changed: kubectl apply -> platform", p(&role_visible, 50.0), p(&role_visible, 99.0));
-    println!("{:<44} {:>9.1} {:>9.1}", "baseline: watch delivers the change", p(&delivered, 50.0), p(&delivered, 99.0));
-    println!("{:<44} {:>9.1} {:>9.1}", "baseline: the membership write done directly", p(&direct, 50.0), p(&direct, 99.0));
+    println!(
+        "{:<44} {:>9.1} {:>9.1}",
+        "role changed: kubectl apply -> platform",
+        p(&role_visible, 50.0),
+        p(&role_visible, 99.0)
+    );
+    println!(
+        "{:<44} {:>9.1} {:>9.1}",
+        "baseline: watch delivers the change",
+        p(&delivered, 50.0),
+        p(&delivered, 99.0)
+    );
+    println!(
+        "{:<44} {:>9.1} {:>9.1}",
+        "baseline: the membership write done directly",
+        p(&direct, 50.0),
+        p(&direct, 99.0)
+    );
     let floor50 = p(&delivered, 50.0) + p(&direct, 50.0);
     println!(
         "member change: p50 {:.2}x the floor (watch + direct write, {floor50:.1} ms); goals p50 <= 50 ms [{}], p99 <= 500 ms [{}]",
