@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use igz_emulator::{EmulatorConfig, Faults, RunningEmulator, Seed, SeedProject, SeedUser};
-use igz_operator::crd::Group;
+use igz_operator::crd::{Group, GroupGrant};
 use igz_testkit::emulator::Admin;
 use igz_testkit::envtest;
 use igz_testkit::process::{Launch, OperatorProcess};
@@ -101,25 +101,54 @@ pub async fn start_emulator(scenario: &Scenario, latency_ms: u64) -> RunningEmul
     igz_testkit::emulator::start(config).await
 }
 
-/// The control plane with the CRD, a fresh namespace, and the Group API in it.
+/// The control plane with the CRDs, a fresh namespace with a GroupGrant that allows everything
+/// in it (the operator refuses Groups no grant covers), and the Group API in it.
 pub async fn kube_namespace(prefix: &str) -> (kube::Client, String, Api<Group>) {
     let kube = envtest::admin_client().await;
     let crds: Api<CustomResourceDefinition> = Api::all(kube.clone());
-    crds.patch(
-        "groups.igz-operator.io",
-        &PatchParams::apply("igz-bench").force(),
-        &Patch::Apply(&igz_operator::crd::crd()),
-    )
-    .await
-    .expect("install the CRD");
-    kube::runtime::wait::await_condition(
-        crds,
-        "groups.igz-operator.io",
-        kube::runtime::conditions::is_crd_established(),
-    )
-    .await
-    .expect("CRD established");
+    for (name, crd) in [
+        ("groups.igz-operator.io", igz_operator::crd::crd()),
+        (
+            "groupgrants.igz-operator.io",
+            igz_operator::crd::grant_crd(),
+        ),
+    ] {
+        crds.patch(
+            name,
+            &PatchParams::apply("igz-bench").force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .expect("install the CRD");
+        kube::runtime::wait::await_condition(
+            crds.clone(),
+            name,
+            kube::runtime::conditions::is_crd_established(),
+        )
+        .await
+        .expect("CRD established");
+    }
     let ns = envtest::fresh_namespace(&kube, prefix).await;
+    let grants: Api<GroupGrant> = Api::all(kube.clone());
+    let grant = json!({
+        "apiVersion": "igz-operator.io/v1alpha1",
+        "kind": "GroupGrant",
+        "metadata": {"name": ns},
+        "spec": {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
+            "tenantPolicies": ["Data"],
+            "projectRoles": [{"projectPattern": ".*", "maxRole": "Admin"}],
+            "allowAdoption": true,
+        },
+    });
+    grants
+        .patch(
+            &ns,
+            &PatchParams::apply("igz-bench").force(),
+            &Patch::Apply(&grant),
+        )
+        .await
+        .expect("apply the GroupGrant");
     let api = Api::namespaced(kube.clone(), &ns);
     (kube, ns, api)
 }
@@ -150,13 +179,26 @@ pub async fn apply_all(api: &Api<Group>, scenario: &Scenario, range: std::ops::R
             let api = api.clone();
             let body = scenario.manifest(i);
             async move {
-                api.patch(
-                    &format!("g{i}"),
-                    &PatchParams::apply("bench").force(),
-                    &Patch::Apply(&body),
-                )
-                .await
-                .map(|_| ())
+                // Admission may refuse until the operator has put the new grant in its policy.
+                let mut tries = 0;
+                loop {
+                    match api
+                        .patch(
+                            &format!("g{i}"),
+                            &PatchParams::apply("bench").force(),
+                            &Patch::Apply(&body),
+                        )
+                        .await
+                    {
+                        Ok(_) => return Ok(()),
+                        Err(e) if tries < 150 => {
+                            tries += 1;
+                            let _ = e;
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
             }
         })
         .buffer_unordered(16)

@@ -133,7 +133,7 @@ async fn change_latency(
 
     // The floor, part 1: our own watch of the namespace, timing when each change arrives.
     let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel::<(String, i64, Instant)>();
-    let watch_api: Api<Group> = Api::namespaced(kube.clone(), &api.namespace().unwrap_or_default());
+    let watch_api: Api<Group> = Api::namespaced(kube.clone(), api.namespace().unwrap_or_default());
     let watch = tokio::spawn(async move {
         let mut stream = watcher(watch_api, watcher::Config::default())
             .applied_objects()

@@ -67,7 +67,7 @@ impl Kind {
 
 /// The API request that publishes one Event.
 enum Request {
-    Create(K8sEvent),
+    Create(Box<K8sEvent>),
     Patch(String, serde_json::Value),
 }
 
@@ -177,7 +177,7 @@ impl Events {
         let request = match decision {
             Publish::Create { name } => {
                 let event = self.event(name, namespace, regarding, kind, reason, note, now);
-                Request::Create(event)
+                Request::Create(Box::new(event))
             }
             Publish::Repeat { name, count } => Request::Patch(
                 name,

@@ -29,9 +29,7 @@ pub fn picture_max_age(group: &Group, fresh: Duration, drift: Duration) -> Optio
     if group.annotations().contains_key(CREATE_PENDING_ANNOTATION) {
         return Some(Duration::ZERO);
     }
-    let Some(status) = group.status.as_ref() else {
-        return None;
-    };
+    let status = group.status.as_ref()?;
     let missing = !status.missing_users.is_empty()
         || status
             .project_roles
@@ -126,6 +124,7 @@ mod tests {
                 project_roles: vec![],
                 deletion_policy: Default::default(),
                 adopt_existing: false,
+                management_policy: Default::default(),
             },
         );
         g.metadata.generation = Some(generation);

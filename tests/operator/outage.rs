@@ -28,10 +28,11 @@ const BOUND: u64 =
 fn spec(i: usize, extra: Option<&str>) -> serde_json::Value {
     let mut members = vec![format!("user{i}"), format!("user{}", (i + 1) % GROUPS)];
     members.extend(extra.map(str::to_owned));
+    let role = ["Admin", "Editor", "Viewer"][i % 3];
     json!({
         "members": members,
         "projectRoles": [
-            {"project": "proj-a", "role": ["Admin", "Editor", "Viewer"][i % 3]},
+            {"project": "proj-a", "role": role},
             {"project": "proj-b", "role": "Viewer"},
         ],
     })
