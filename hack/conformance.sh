@@ -7,17 +7,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-SDK_VERSION="0.4.2"
-VENV="${IGZ_VENV:-.venv}"
-need python3 "install Python 3.11+"
 need cargo "install Rust (rustup)"
-
-if [[ ! -x "$VENV/bin/python" ]] || [[ "$(cat "$VENV/.igz-mgmt-version" 2>/dev/null)" != "$SDK_VERSION" ]]; then
-  log "creating venv $VENV with igz-mgmt==$SDK_VERSION"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "igz-mgmt==$SDK_VERSION" "pytest>=8"
-  echo "$SDK_VERSION" > "$VENV/.igz-mgmt-version"
-fi
+ensure_sdk_venv
 
 log "building igz-emulator"
 cargo build --quiet --bin igz-emulator
@@ -42,7 +33,7 @@ log "emulator at $URL"
 
 set +e
 IGZ_EMULATOR_URL="$URL" IGZ_EMULATOR_ACCESS_KEY="$KEY" IGZ_EMULATOR_BIN="$BIN_DIR/igz-emulator" \
-  "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/conformance "$@"
+  "$SDK_PYTHON" -m pytest -q -p no:cacheprovider tests/conformance "$@"
 rc=$?
 set -e
 exit "$rc"

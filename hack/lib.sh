@@ -8,6 +8,8 @@ HELM_VERSION="${HELM_VERSION:-v3.19.5}"
 # kstatus (sigs.k8s.io/cli-utils), the status library Flux and kpt use; hack/tools/kstatus wraps
 # it so tests can evaluate Group objects exactly as those tools do (hack/build-tools.sh kstatus).
 CLI_UTILS_VERSION="${CLI_UTILS_VERSION:-v0.37.2}"
+# The vendor SDK the emulator is checked against and the benchmark compares with.
+SDK_VERSION="${SDK_VERSION:-0.4.2}"
 IGZ_CACHE="${IGZ_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/igz-operator}"
 TOOLS_BIN="$IGZ_CACHE/bin"
 
@@ -70,4 +72,18 @@ start_emulator() {
     sleep 0.05
   done
   die "igz-emulator did not become ready within 10s (log: $logfile)"
+}
+
+# ensure_sdk_venv: a venv ($IGZ_VENV, default .venv) with the vendor SDK (igz-mgmt==$SDK_VERSION)
+# and pytest; created or refreshed when missing or on another SDK version. Sets SDK_PYTHON.
+ensure_sdk_venv() {
+  local venv="${IGZ_VENV:-$ROOT/.venv}"
+  need python3 "install Python 3.11+"
+  if [[ ! -x "$venv/bin/python" ]] || [[ "$(cat "$venv/.igz-mgmt-version" 2>/dev/null)" != "$SDK_VERSION" ]]; then
+    log "creating venv $venv with igz-mgmt==$SDK_VERSION"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "igz-mgmt==$SDK_VERSION" "pytest>=8"
+    echo "$SDK_VERSION" > "$venv/.igz-mgmt-version"
+  fi
+  SDK_PYTHON="$venv/bin/python"
 }

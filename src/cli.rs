@@ -73,12 +73,13 @@ pub struct MgmtArgs {
     #[arg(long, env = "IGZ_MGMT_REQUEST_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
     pub mgmt_request_timeout: Duration,
 
-    /// Management API requests per second allowed, shared by all reconciles.
-    #[arg(long, env = "IGZ_MGMT_QPS", default_value_t = 20)]
+    /// Management API requests per second allowed, shared by all reconciles (about what one
+    /// vendor-SDK script sends in a loop; see README, "Being frugal with the platform").
+    #[arg(long, env = "IGZ_MGMT_QPS", default_value_t = 50)]
     pub mgmt_qps: u32,
 
-    /// Management API request burst above --mgmt-qps.
-    #[arg(long, env = "IGZ_MGMT_BURST", default_value_t = 40)]
+    /// Management API requests allowed at once after a quiet period, above --mgmt-qps.
+    #[arg(long, env = "IGZ_MGMT_BURST", default_value_t = 100)]
     pub mgmt_burst: u32,
 }
 
@@ -93,8 +94,9 @@ pub struct RunArgs {
     pub resync_interval: Duration,
 
     /// Maximum number of Group resources reconciled at the same time (per watched namespace when
-    /// --watch-namespace is given).
-    #[arg(long, env = "IGZ_CONCURRENCY", default_value_t = 8)]
+    /// --watch-namespace is given). Reconciles mostly wait (for platform jobs, for the batch
+    /// their role changes travel in); the platform's load is bounded by --mgmt-qps, not by this.
+    #[arg(long, env = "IGZ_CONCURRENCY", default_value_t = 32)]
     pub concurrency: u16,
 
     /// Namespace to watch for Group resources; repeat the flag for several. Default: all namespaces.
@@ -165,7 +167,8 @@ mod tests {
             panic!("expected run")
         };
         assert_eq!(args.resync_interval, Duration::from_secs(300));
-        assert_eq!(args.concurrency, 8);
+        assert_eq!(args.concurrency, 32);
+        assert_eq!((args.mgmt.mgmt_qps, args.mgmt.mgmt_burst), (50, 100));
         assert!(args.watch_namespaces.is_empty());
         assert!(!args.mgmt.insecure_skip_tls_verify);
     }

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Operator frugality: platform requests per Group (from scratch, per idle resync) against a
-# one-GET-per-group baseline measured in the same run. Needs the local control plane.
+# Operator benchmark (benches/operator): the real igz-operator binary against the local control
+# plane and the emulator. Requests per Group and the time to converge against the vendor SDK sync
+# script (hack/bench/sdk_sync.py, in the SDK venv), peak RSS at 1,000 and 5,000 Groups, change
+# latency with 5,000 idle Groups, and a 60 s outage; each against a baseline measured in the same
+# run. BENCH_ONLY / BENCH_SIZES select parts (see benches/operator/main.rs).
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$ROOT"
@@ -8,5 +11,6 @@ started_here=false
 [[ -f $ENVTEST_KUBECONFIG ]] || started_here=true
 cleanup() { if $started_here; then hack/envtest-down.sh >/dev/null 2>&1 || true; fi; }
 trap cleanup EXIT
+ensure_sdk_venv
 hack/envtest-up.sh >/dev/null
-cargo bench -p igz-operator --bench operator
+IGZ_SDK_PYTHON="$SDK_PYTHON" cargo bench -p igz-operator --bench operator

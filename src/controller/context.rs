@@ -113,6 +113,22 @@ impl Context {
         backoff.next().unwrap_or(self.timing.error_backoff_max)
     }
 
+    /// The Groups whose last reconcile failed (in `namespace`, or all), forgetting their
+    /// backoff: called when the platform is back after an outage, to retry them now rather
+    /// than after a backoff that grew while it was down.
+    pub fn take_failing(&self, namespace: Option<&str>) -> Vec<ObjectRef<Group>> {
+        let mut failures = self.failures.lock().expect("backoff map lock");
+        let taken: Vec<ObjectRef<Group>> = failures
+            .keys()
+            .filter(|r| namespace.is_none() || r.namespace.as_deref() == namespace)
+            .cloned()
+            .collect();
+        for r in &taken {
+            failures.remove(r);
+        }
+        taken
+    }
+
     /// A successful reconcile starts the Group's error backoff afresh.
     pub fn reset_error_delay(&self, group: &ObjectRef<Group>) {
         self.failures

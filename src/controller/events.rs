@@ -1,11 +1,24 @@
 //! Kubernetes Events (events.k8s.io) for every platform change and every failure, in plain
 //! sentences. Publishing is best effort: a lost Event must never fail a reconcile.
+//!
+//! Series are kept the way kube's `Recorder` keeps them (a repeat within the window patches the
+//! first Event's `series` instead of creating another), but told apart by the whole sentence:
+//! kube's `Recorder` folds every Event of one reason into one series, so "Added member bob"
+//! would count as a repeat of "Added member alice". What is remembered per sentence is a hash,
+//! the Event's name, a count and a time: at 5,000 Groups with a few changes each, keeping a
+//! `Recorder` (and its copy of the Event) per sentence cost more memory than the Groups.
 
 use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::api::events::v1::{Event as K8sEvent, EventSeries};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::events::Reporter;
 use kube::{Client, Resource, ResourceExt};
 
 use crate::crd::Group;
@@ -13,18 +26,96 @@ use crate::plan::Action;
 
 /// How long a repeat of the same sentence still joins the earlier Event's series.
 const SERIES_WINDOW: Duration = Duration::from_secs(300);
+/// How often forgotten series are swept out (not on every Event: the map can be large).
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
-/// (object uid, reason, note): what makes two Events the same Event.
-type SentenceKey = (String, String, String);
+/// What is remembered of one sentence's Event, to count its repeats.
+struct Series {
+    name: Box<str>,
+    count: i32,
+    last: Instant,
+}
+
+struct Book {
+    /// Hash of (object uid, type, reason, note) -> its series. A collision of two 64-bit
+    /// hashes within five minutes would at worst count one sentence as a repeat of another.
+    series: HashMap<u64, Series>,
+    swept: Instant,
+}
 
 pub struct Events {
     client: Client,
     reporter: Reporter,
-    /// kube's Recorder folds every Event with the same reason into one series for minutes,
-    /// keeping the first note: "Added member bob" would be counted as a repeat of "Added member
-    /// alice". One Recorder per distinct (object, reason, note) keeps each different sentence its
-    /// own Event, while true repeats (the same failure again) still become a series.
-    recorders: Mutex<HashMap<SentenceKey, (Recorder, Instant)>>,
+    hasher: RandomState,
+    book: Mutex<Book>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Normal,
+    Warning,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Normal => "Normal",
+            Kind::Warning => "Warning",
+        }
+    }
+}
+
+/// The API request that publishes one Event.
+enum Request {
+    Create(Box<K8sEvent>),
+    Patch(String, serde_json::Value),
+}
+
+/// What to do for one Event: create it, or count one more repeat of an existing one.
+#[derive(Debug, PartialEq, Eq)]
+enum Publish {
+    Create { name: String },
+    Repeat { name: String, count: i32 },
+}
+
+impl Book {
+    fn new() -> Self {
+        Self {
+            series: HashMap::new(),
+            swept: Instant::now(),
+        }
+    }
+
+    /// Decides how to publish the sentence with hash `key`, named `fresh_name` if it is new.
+    fn publish(&mut self, key: u64, fresh_name: impl FnOnce() -> String, now: Instant) -> Publish {
+        if now.duration_since(self.swept) >= SWEEP_EVERY {
+            self.series
+                .retain(|_, s| now.duration_since(s.last) < SERIES_WINDOW);
+            self.swept = now;
+        }
+        match self.series.get_mut(&key) {
+            Some(series) if now.duration_since(series.last) < SERIES_WINDOW => {
+                series.count += 1;
+                series.last = now;
+                Publish::Repeat {
+                    name: series.name.to_string(),
+                    count: series.count,
+                }
+            }
+            _ => {
+                let name = fresh_name();
+                self.series.insert(
+                    key,
+                    Series {
+                        name: name.clone().into_boxed_str(),
+                        count: 1,
+                        last: now,
+                    },
+                );
+                Publish::Create { name }
+            }
+        }
+    }
 }
 
 impl Events {
@@ -32,16 +123,17 @@ impl Events {
         Self {
             client,
             reporter,
-            recorders: Mutex::default(),
+            hasher: RandomState::new(),
+            book: Mutex::new(Book::new()),
         }
     }
 
     pub async fn normal(&self, group: &Group, reason: &str, note: String) {
-        self.publish(group, EventType::Normal, reason, note).await
+        self.publish(group, Kind::Normal, reason, note).await
     }
 
     pub async fn warning(&self, group: &Group, reason: &str, note: String) {
-        self.publish(group, EventType::Warning, reason, note).await
+        self.publish(group, Kind::Warning, reason, note).await
     }
 
     /// The Event for a platform change that succeeded.
@@ -50,38 +142,102 @@ impl Events {
             .await
     }
 
-    async fn publish(&self, group: &Group, type_: EventType, reason: &str, note: String) {
+    async fn publish(&self, group: &Group, kind: Kind, reason: &str, note: String) {
         // Events carry at most 1 kB of text.
         let note = truncate(note, 1000);
-        let recorder = self.recorder_for(group, reason, &note);
-        let event = Event {
-            type_,
-            reason: reason.to_owned(),
-            note: Some(note),
-            action: "Reconcile".to_owned(),
-            secondary: None,
-        };
-        if let Err(e) = recorder.publish(&event, &group.object_ref(&())).await {
-            tracing::warn!(error = %e, reason, "could not publish an Event");
-        }
-    }
-
-    fn recorder_for(&self, group: &Group, reason: &str, note: &str) -> Recorder {
-        let mut recorders = self.recorders.lock().expect("recorders lock");
-        recorders.retain(|_, (_, used)| used.elapsed() < SERIES_WINDOW);
-        let key = (
-            group.uid().unwrap_or_default(),
-            reason.to_owned(),
-            note.to_owned(),
-        );
-        let (recorder, used) = recorders.entry(key).or_insert_with(|| {
-            (
-                Recorder::new(self.client.clone(), self.reporter.clone()),
+        let uid = group.uid().unwrap_or_default();
+        let key = self.hasher.hash_one((&uid, kind, reason, &note));
+        let regarding = group.object_ref(&());
+        let now = jiff::Timestamp::now();
+        let decision = {
+            let mut book = self
+                .book
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            book.publish(
+                key,
+                || {
+                    format!(
+                        "{}.{:x}",
+                        regarding
+                            .name
+                            .as_deref()
+                            .unwrap_or(&self.reporter.controller),
+                        now.as_nanosecond()
+                    )
+                },
                 Instant::now(),
             )
+        };
+        let namespace = regarding
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
+        let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), &namespace);
+        let request = match decision {
+            Publish::Create { name } => {
+                let event = self.event(name, namespace, regarding, kind, reason, note, now);
+                Request::Create(Box::new(event))
+            }
+            Publish::Repeat { name, count } => Request::Patch(
+                name,
+                serde_json::json!({"series": EventSeries {
+                    count,
+                    last_observed_time: MicroTime(now),
+                }}),
+            ),
+        };
+        // Sent in the background: a reconcile never waits for its Events (best effort anyway),
+        // so a Group with three changes does not pay three more API round trips.
+        let reason = reason.to_owned();
+        tokio::spawn(async move {
+            let result = match request {
+                Request::Create(event) => {
+                    api.create(&PostParams::default(), &event).await.map(|_| ())
+                }
+                Request::Patch(name, patch) => api
+                    .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                    .map(|_| ()),
+            };
+            if let Err(e) = result {
+                tracing::warn!(error = %e, reason, "could not publish an Event");
+            }
         });
-        *used = Instant::now();
-        recorder.clone()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn event(
+        &self,
+        name: String,
+        namespace: String,
+        regarding: ObjectReference,
+        kind: Kind,
+        reason: &str,
+        note: String,
+        now: jiff::Timestamp,
+    ) -> K8sEvent {
+        K8sEvent {
+            metadata: ObjectMeta {
+                name: Some(name),
+                namespace: Some(namespace),
+                ..Default::default()
+            },
+            action: Some("Reconcile".to_owned()),
+            reason: Some(reason.to_owned()),
+            note: Some(note),
+            type_: Some(kind.as_str().to_owned()),
+            event_time: Some(MicroTime(now)),
+            regarding: Some(regarding),
+            reporting_controller: Some(self.reporter.controller.clone()),
+            reporting_instance: Some(
+                self.reporter
+                    .instance
+                    .clone()
+                    .unwrap_or_else(|| self.reporter.controller.clone()),
+            ),
+            ..Default::default()
+        }
     }
 }
 
@@ -119,6 +275,45 @@ fn truncate(mut text: String, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sentence_repeated_within_the_window_is_a_series_and_others_are_new_events() {
+        let mut book = Book::new();
+        let t0 = Instant::now();
+        let name = |n: &str| {
+            let n = n.to_owned();
+            move || n
+        };
+        assert_eq!(
+            book.publish(1, name("a"), t0),
+            Publish::Create { name: "a".into() }
+        );
+        assert_eq!(
+            book.publish(2, name("b"), t0),
+            Publish::Create { name: "b".into() }
+        );
+        assert_eq!(
+            book.publish(1, name("x"), t0 + Duration::from_secs(10)),
+            Publish::Repeat {
+                name: "a".into(),
+                count: 2
+            }
+        );
+        assert_eq!(
+            book.publish(1, name("x"), t0 + Duration::from_secs(20)),
+            Publish::Repeat {
+                name: "a".into(),
+                count: 3
+            }
+        );
+        // Past the window: a new Event, and the forgotten ones are swept out.
+        let later = t0 + SERIES_WINDOW + Duration::from_secs(21);
+        assert_eq!(
+            book.publish(1, name("c"), later),
+            Publish::Create { name: "c".into() }
+        );
+        assert_eq!(book.series.len(), 1, "b was forgotten");
+    }
 
     #[test]
     fn long_notes_are_cut_on_a_char_boundary() {

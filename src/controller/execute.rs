@@ -2,7 +2,7 @@
 //! shared platform picture. Every call is idempotent, so a retry after a failure is safe.
 
 use super::error::Error;
-use super::snapshot::Snapshot;
+use super::snapshot::{Recorded, Snapshot};
 use crate::plan::Action;
 use igz_mgmt::{MgmtClient, NewUserGroup, UserGroupPatch};
 
@@ -83,7 +83,7 @@ async fn perform(
             };
             let created = mgmt.create_group(&new).await.map_err(failed)?;
             let created_id = created.id.clone();
-            snapshot.record(|view| view.record_group(created)).await;
+            snapshot.record(Recorded::Group(created)).await;
             Ok(Done::group(created_id))
         }
         Action::AdoptGroup { id, .. } => Ok(Done::group(id.clone())),
@@ -98,9 +98,7 @@ async fn perform(
                     .map(|p| p.iter().cloned().collect()),
             };
             let updated = mgmt.update_group(&id(), &patch).await.map_err(failed)?;
-            snapshot
-                .record(|view| view.record_attributes(&updated))
-                .await;
+            snapshot.record(Recorded::Attributes(updated)).await;
             Ok(Done::changed(true))
         }
         Action::AddMember { user_id, .. } => {
@@ -110,7 +108,11 @@ async fn perform(
                 .await
                 .map_err(failed)?;
             snapshot
-                .record(|view| view.record_membership(&group_id, user_id, true))
+                .record(Recorded::Membership {
+                    group_id,
+                    user_id: user_id.clone(),
+                    member: true,
+                })
                 .await;
             Ok(Done::changed(changed))
         }
@@ -121,7 +123,11 @@ async fn perform(
                 .await
                 .map_err(failed)?;
             snapshot
-                .record(|view| view.record_membership(&group_id, user_id, false))
+                .record(Recorded::Membership {
+                    group_id,
+                    user_id: user_id.clone(),
+                    member: false,
+                })
                 .await;
             Ok(Done::changed(changed))
         }
@@ -131,7 +137,11 @@ async fn perform(
                 .await
                 .map_err(failed)?;
             snapshot
-                .record(|view| view.record_project_role(project, &group_id, Some(*role)))
+                .record(Recorded::ProjectRole {
+                    project: project.clone(),
+                    group_id,
+                    role: Some(*role),
+                })
                 .await;
             Ok(Done::changed(true))
         }
@@ -141,13 +151,21 @@ async fn perform(
                 .await
                 .map_err(failed)?;
             snapshot
-                .record(|view| view.record_project_role(project, &group_id, None))
+                .record(Recorded::ProjectRole {
+                    project: project.clone(),
+                    group_id,
+                    role: None,
+                })
                 .await;
             Ok(Done::changed(true))
         }
         Action::DeleteGroup { id, .. } => {
             mgmt.delete_group(id).await.map_err(failed)?;
-            snapshot.record(|view| view.record_deleted(id)).await;
+            snapshot
+                .record(Recorded::Deleted {
+                    group_id: id.clone(),
+                })
+                .await;
             Ok(Done::changed(true))
         }
     }

@@ -25,10 +25,11 @@ pub use grants::{admission_policy_keeper, apply_admission_policy};
 pub use metrics::ReconcileMetrics;
 pub use snapshot::{PlatformView, Snapshot};
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{FutureExt as _, StreamExt};
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::utils::Predicate;
 use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
 use kube::{Api, Client};
@@ -63,6 +64,8 @@ fn watch(api: Api<Group>) -> Watch {
     let (store, writer) = reflector::store();
     let stream = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
+        // The cache keeps every Group for the process's life: only what reconciles read.
+        .modify(slim)
         .reflect(writer)
         .applied_objects()
         // Our own status and annotation writes must not trigger reconciles: only spec changes
@@ -74,6 +77,47 @@ fn watch(api: Api<Group>) -> Watch {
         .boxed();
     Watch { store, stream }
 }
+
+/// Each time the management API is back after an outage (see `MgmtClient::recoveries`): the
+/// Groups whose reconcile failed meanwhile, to retry them now instead of when their grown
+/// backoff would.
+fn recovered(
+    ctx: Arc<Context>,
+    namespace: Option<String>,
+) -> impl futures::Stream<Item = ObjectRef<Group>> + Send + 'static {
+    let recoveries = ctx.mgmt.recoveries();
+    futures::stream::unfold(
+        (recoveries, ctx, namespace),
+        |(mut recoveries, ctx, namespace)| async move {
+            recoveries.changed().await.ok()?;
+            let failing = ctx.take_failing(namespace.as_deref());
+            if !failing.is_empty() {
+                tracing::info!(
+                    groups = failing.len(),
+                    "the management API is back; retrying the Groups that failed meanwhile"
+                );
+            }
+            Some((futures::stream::iter(failing), (recoveries, ctx, namespace)))
+        },
+    )
+    .flatten()
+}
+
+/// Drops what no reconcile reads from a cached Group: `managedFields` (often larger than the
+/// rest of the object: one entry per writer, each a tree of field names) and the copy of the
+/// whole object a client-side `kubectl apply` leaves in an annotation. Every write we make is a
+/// patch of our own fields (status, finalizer, our annotation), so nothing is lost.
+pub fn slim(group: &mut Group) {
+    group.metadata.managed_fields = None;
+    if let Some(annotations) = group.metadata.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+        if annotations.is_empty() {
+            group.metadata.annotations = None;
+        }
+    }
+}
+
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Runs until `shutdown` resolves. `on_ready` is called once every Group cache has synced.
 pub async fn run(
@@ -93,6 +137,11 @@ pub async fn run(
             .map(|ns| Api::namespaced(kube.clone(), ns))
             .collect()
     };
+    let namespaces: Vec<Option<String>> = if settings.namespaces.is_empty() {
+        vec![None]
+    } else {
+        settings.namespaces.iter().cloned().map(Some).collect()
+    };
     let watches: Vec<Watch> = apis.into_iter().map(watch).collect();
     let stores: Vec<Store<Group>> = watches.iter().map(|w| w.store.clone()).collect();
     let (tenancy, tenancy_watches) = grants::Tenancy::start(kube.clone());
@@ -109,7 +158,8 @@ pub async fn run(
     let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
     let controllers: Vec<_> = watches
         .into_iter()
-        .map(|w| {
+        .zip(namespaces)
+        .map(|(w, namespace)| {
             let reader = w.store.clone();
             let ctx = ctx.clone();
             let shutdown = shutdown.clone();
@@ -119,6 +169,8 @@ pub async fn run(
                 .with_config(config)
                 // A grant or a namespace's labels changed: every Group is judged again at once.
                 .reconcile_all_on(tenancy.changes())
+                // The platform is back after an outage: what failed meanwhile, at once.
+                .reconcile_on(recovered(ctx.clone(), namespace))
                 .graceful_shutdown_on(shutdown)
                 .run(reconcile::reconcile, reconcile::error_policy, ctx)
                 .for_each(|_| async {})

@@ -4,12 +4,48 @@
 //! projects it names or holds a role in, so a reconcile costs no more than its own group's size.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use kube::ResourceExt;
 
 use super::snapshot::PlatformView;
 use crate::crd::{CREATE_PENDING_ANNOTATION, Group, ProjectRoleState};
 use crate::plan::{Desired, Observed, PendingCreate};
+
+/// How old a picture of the platform this reconcile may plan from (`None`: any, the current
+/// picture as it is, kept current by our own writes).
+///
+/// - A create of ours may have succeeded unseen: only a picture read after it can show the group
+///   it made (`ZERO`: read it now).
+/// - Users or projects were missing: they are looked for in a picture no older than `fresh`, so
+///   they are picked up soon after they appear.
+/// - The spec was acted on before (a resync, a retry, a blocked Group looking again): a picture no
+///   older than `drift`, so an out-of-band change is found within one resync interval plus
+///   `drift`.
+/// - A spec change: any picture. Waiting for a refresh would delay the change, and whatever the
+///   picture misses is harmless: every write re-reads what it changes, and the next resync
+///   works from a newer picture.
+pub fn picture_max_age(group: &Group, fresh: Duration, drift: Duration) -> Option<Duration> {
+    if group.annotations().contains_key(CREATE_PENDING_ANNOTATION) {
+        return Some(Duration::ZERO);
+    }
+    let status = group.status.as_ref()?;
+    let missing = !status.missing_users.is_empty()
+        || status
+            .project_roles
+            .iter()
+            .any(|p| p.state == ProjectRoleState::ProjectNotFound);
+    if missing {
+        return Some(fresh);
+    }
+    // Ready speaks of this generation: the spec was acted on (applied, blocked, or failed), so
+    // this is a re-check.
+    let rechecked = status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == "Ready" && c.observed_generation == group.metadata.generation);
+    rechecked.then_some(drift.max(fresh))
+}
 
 pub fn observe(
     group: &Group,
@@ -64,5 +100,98 @@ pub fn observe(
             .filter(|p| p.state == ProjectRoleState::ProjectNotFound)
             .map(|p| p.project.clone())
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::{GroupSpec, GroupStatus, ProjectRole, ProjectRoleStatus};
+
+    const FRESH: Duration = Duration::from_secs(15);
+    const DRIFT: Duration = Duration::from_secs(150);
+
+    fn group(generation: i64, status: Option<GroupStatus>) -> Group {
+        let mut g = Group::new(
+            "g",
+            GroupSpec {
+                group_name: None,
+                description: None,
+                gid: None,
+                assigned_policies: None,
+                members: vec!["alice".into()],
+                members_policy: Default::default(),
+                project_roles: vec![],
+                deletion_policy: Default::default(),
+                adopt_existing: false,
+                management_policy: Default::default(),
+            },
+        );
+        g.metadata.generation = Some(generation);
+        g.status = status;
+        g
+    }
+
+    fn applied(generation: i64) -> GroupStatus {
+        GroupStatus {
+            observed_generation: Some(generation),
+            conditions: vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+                type_: "Ready".into(),
+                status: "True".into(),
+                reason: "Available".into(),
+                message: String::new(),
+                observed_generation: Some(generation),
+                last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                    jiff::Timestamp::UNIX_EPOCH,
+                ),
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_picture_age_follows_what_the_reconcile_must_see() {
+        // New, or a changed spec: any picture; a change never waits for a refresh.
+        assert_eq!(picture_max_age(&group(1, None), FRESH, DRIFT), None);
+        assert_eq!(
+            picture_max_age(&group(2, Some(applied(1))), FRESH, DRIFT),
+            None
+        );
+        // A resync of an applied spec: recent enough to find drift.
+        assert_eq!(
+            picture_max_age(&group(2, Some(applied(2))), FRESH, DRIFT),
+            Some(DRIFT)
+        );
+        // Waiting for missing users or projects: a recent picture.
+        let mut waiting = applied(2);
+        waiting.missing_users = vec!["bob".into()];
+        assert_eq!(
+            picture_max_age(&group(2, Some(waiting)), FRESH, DRIFT),
+            Some(FRESH)
+        );
+        let mut waiting = applied(2);
+        waiting.project_roles = vec![ProjectRoleStatus {
+            project: "p".into(),
+            role: ProjectRole::Viewer,
+            state: ProjectRoleState::ProjectNotFound,
+        }];
+        assert_eq!(
+            picture_max_age(&group(3, Some(waiting)), FRESH, DRIFT),
+            Some(FRESH)
+        );
+        // A create whose answer may be lost: a picture read now.
+        let mut pending = group(1, None);
+        pending
+            .annotations_mut()
+            .insert(CREATE_PENDING_ANNOTATION.into(), "x".into());
+        assert_eq!(
+            picture_max_age(&pending, FRESH, DRIFT),
+            Some(Duration::ZERO)
+        );
+        // The drift age is never shorter than the fresh one.
+        assert_eq!(
+            picture_max_age(&group(2, Some(applied(2))), FRESH, Duration::from_secs(1)),
+            Some(FRESH)
+        );
     }
 }

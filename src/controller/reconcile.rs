@@ -13,9 +13,9 @@ use kube::{Api, ResourceExt};
 
 use super::context::Context;
 use super::error::Error;
-use super::execute::execute;
+use super::execute::{Done, execute};
 use super::grants::{self, Verdict};
-use super::observe::observe;
+use super::observe::{observe, picture_max_age};
 use super::status;
 use crate::crd::{
     CREATE_PENDING_ANNOTATION, DeletionPolicy, FINALIZER, Group, GroupOrigin, GroupStatus,
@@ -239,9 +239,10 @@ async fn observe_and_plan(
     ctx: &Context,
 ) -> Result<(Observed, Plan), Error> {
     let rival = ctx.rival_owner(group);
+    let max_age = picture_max_age(group, ctx.snapshot.ttl(), ctx.timing.resync_interval / 2);
     let observed = ctx
         .snapshot
-        .read(|view| observe(group, desired, view, rival))
+        .read(max_age, |view| observe(group, desired, view, rival))
         .await
         .map_err(|e| Error::platform("read the platform's groups, users and projects", e))?;
     let plan = plan::plan(desired, &observed);
@@ -305,51 +306,100 @@ async fn execute_plan(
         ctx.events.normal(group, "DriftCorrected", note).await;
     }
 
-    for action in &plan.actions {
-        let sent = SentGroup::of(action);
-        if let Some(sent) = &sent {
-            // Before the request: should its answer be lost, the record proves what it sent.
-            set_create_pending(api, group, Some(sent)).await?;
-        }
-        let done = match execute(
-            &ctx.mgmt,
-            &ctx.snapshot,
-            executed.group_id.as_deref(),
-            action,
-        )
-        .await
-        {
-            Ok(done) => done,
-            Err(e) if sent.is_some() => return Err(create_failed(api, group, e).await),
-            Err(e) => return Err(e),
-        };
-        if let Some(id) = done.group_id {
-            // Record the id before anything else: from now on the group is found by id only.
-            let mut status = status::with_verdict(group, &progress, &now());
-            status.group_id = Some(id.clone());
-            status.origin = Some(match action {
-                Action::AdoptGroup {
-                    lost_create: false, ..
-                } => GroupOrigin::Adopted,
-                _ => GroupOrigin::Created,
-            });
-            write_status(api, group, status).await?;
-            executed.group_id = Some(id);
-            // The id is recorded: a pending create (ours, or the lost one just found) is over.
-            if group.annotations().contains_key(CREATE_PENDING_ANNOTATION) {
-                set_create_pending(api, group, None).await?;
-            }
-        }
-        if let Action::AddMember { username, .. } = action
-            && !done.changed
-        {
-            executed.already_members.insert(username.clone());
+    for step in plan::steps(&plan.actions) {
+        if let [action] = step {
+            execute_one(api, group, ctx, action, &progress, &mut executed).await?;
             continue;
         }
-        tracing::info!(group = %ObjectRef::from_obj(&*group), "{action}");
-        ctx.events.action_done(group, action).await;
+        // Membership (or role) changes of different users (or projects): all in flight at once,
+        // so the client carries the group's role changes in one transaction.
+        let group_id = executed.group_id.clone();
+        let outcomes = futures::future::join_all(
+            step.iter()
+                .map(|action| execute(&ctx.mgmt, &ctx.snapshot, group_id.as_deref(), action)),
+        )
+        .await;
+        let mut first_error = None;
+        for (action, outcome) in step.iter().zip(outcomes) {
+            match outcome {
+                Ok(done) => report_done(group, ctx, action, &done, &mut executed).await,
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
     }
     Ok(executed)
+}
+
+/// Executes one action that runs alone: a create (with its pending record), an adoption, an
+/// attribute update or a deletion.
+async fn execute_one(
+    api: &Api<Group>,
+    group: &mut Group,
+    ctx: &Context,
+    action: &Action,
+    progress: &status::Verdict,
+    executed: &mut Executed,
+) -> Result<(), Error> {
+    let sent = SentGroup::of(action);
+    if let Some(sent) = &sent {
+        // Before the request: should its answer be lost, the record proves what it sent.
+        set_create_pending(api, group, Some(sent)).await?;
+    }
+    let done = match execute(
+        &ctx.mgmt,
+        &ctx.snapshot,
+        executed.group_id.as_deref(),
+        action,
+    )
+    .await
+    {
+        Ok(done) => done,
+        Err(e) if sent.is_some() => return Err(create_failed(api, group, e).await),
+        Err(e) => return Err(e),
+    };
+    if let Some(id) = done.group_id.clone() {
+        // Record the id before anything else: from now on the group is found by id only.
+        let mut status = status::with_verdict(group, progress, &now());
+        status.group_id = Some(id.clone());
+        status.origin = Some(match action {
+            Action::AdoptGroup {
+                lost_create: false, ..
+            } => GroupOrigin::Adopted,
+            _ => GroupOrigin::Created,
+        });
+        write_status(api, group, status).await?;
+        executed.group_id = Some(id);
+        // The id is recorded: a pending create (ours, or the lost one just found) is over.
+        if group.annotations().contains_key(CREATE_PENDING_ANNOTATION) {
+            set_create_pending(api, group, None).await?;
+        }
+    }
+    report_done(group, ctx, action, &done, executed).await;
+    Ok(())
+}
+
+/// Logs a platform change and publishes its Event; a member the plan added who already was one
+/// (the picture was older than someone else's change) is noted instead: not ours to claim.
+async fn report_done(
+    group: &Group,
+    ctx: &Context,
+    action: &Action,
+    done: &Done,
+    executed: &mut Executed,
+) {
+    if let Action::AddMember { username, .. } = action
+        && !done.changed
+    {
+        executed.already_members.insert(username.clone());
+        return;
+    }
+    tracing::info!(group = %ObjectRef::from_obj(group), "{action}");
+    ctx.events.action_done(group, action).await;
 }
 
 /// A create failed. A definite answer (the request certainly created nothing: a 409, another
@@ -421,15 +471,33 @@ async fn cleanup(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Reque
     let status = status::with_verdict(group, &progress, &now());
     write_status(api, group, status).await?;
     let mut group_id = observed.status_group_id.clone();
-    for action in &actions {
-        if let Action::DeleteGroup { id, .. } = action {
-            group_id = Some(id.clone());
+    for step in plan::steps(&actions) {
+        for action in step {
+            if let Action::DeleteGroup { id, .. } = action {
+                group_id = Some(id.clone());
+            }
         }
-        if let Err(e) = execute(&ctx.mgmt, &ctx.snapshot, group_id.as_deref(), action).await {
+        // The role removals of one step go in one transaction.
+        let outcomes = futures::future::join_all(
+            step.iter()
+                .map(|action| execute(&ctx.mgmt, &ctx.snapshot, group_id.as_deref(), action)),
+        )
+        .await;
+        let mut first_error = None;
+        for (action, outcome) in step.iter().zip(outcomes) {
+            match outcome {
+                Ok(_) => {
+                    tracing::info!(group = %ObjectRef::from_obj(&*group), "{action}");
+                    ctx.events.action_done(group, action).await;
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
             return Err(report_failure(api, group, ctx, e, Stage::Deleting).await);
         }
-        tracing::info!(group = %ObjectRef::from_obj(&*group), "{action}");
-        ctx.events.action_done(group, action).await;
     }
     Ok(Requeue::await_change())
 }

@@ -2,15 +2,21 @@
 //! roles), read in bulk with paged list requests and shared by all reconciles.
 //!
 //! Why: observing each Group with its own GETs costs several requests per group per resync; one
-//! bulk read serves a thousand reconciles. The picture is refreshed when older than its TTL
-//! (single-flight: concurrent reconciles wait for one refresh) and kept current between refreshes
-//! by recording our own successful writes. Staleness is safe: it can only make a plan do too
-//! much, and every write is idempotent (membership and role writes re-read what they change).
+//! bulk read serves thousands of reconciles. Each reader says how old a picture it can work with
+//! (see `observe::picture_max_age`): a resync needs one no older than half the resync interval
+//! to find drift, a Group waiting for a missing user a recent one, a spec change any picture at
+//! all. Only readers that need a newer picture wait for a refresh (single-flight); the others
+//! go on with the current one meanwhile, so a refresh never delays a change.
+//!
+//! Between refreshes the picture is kept current by recording our own successful writes; a
+//! write that completes while a refresh is in flight is recorded again on the new picture, which
+//! may have been read before it. Staleness is safe: it can only make a plan do too much or too
+//! little until the next picture, and every write is idempotent (membership and role writes
+//! re-read what they change).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, Instant};
-
-use tokio::sync::Mutex;
 
 use crate::crd::ProjectRole;
 use crate::plan::PlatformGroup;
@@ -135,17 +141,82 @@ impl PlatformView {
     }
 }
 
-/// The cached view plus when it was read.
-struct Cached {
-    view: PlatformView,
-    read_at: Instant,
+/// One of our own writes, as it changes the picture.
+#[derive(Debug, Clone)]
+pub enum Recorded {
+    /// A group we created (or read back whole).
+    Group(mgmt::UserGroup),
+    /// A group whose attributes we updated.
+    Attributes(mgmt::UserGroup),
+    Membership {
+        group_id: String,
+        user_id: String,
+        member: bool,
+    },
+    ProjectRole {
+        project: String,
+        group_id: String,
+        role: Option<ProjectRole>,
+    },
+    Deleted {
+        group_id: String,
+    },
 }
 
-/// The shared, single-flight cache of [`PlatformView`].
+impl PlatformView {
+    pub fn apply(&mut self, recorded: &Recorded) {
+        match recorded {
+            Recorded::Group(group) => self.record_group(group.clone()),
+            Recorded::Attributes(group) => self.record_attributes(group),
+            Recorded::Membership {
+                group_id,
+                user_id,
+                member,
+            } => self.record_membership(group_id, user_id, *member),
+            Recorded::ProjectRole {
+                project,
+                group_id,
+                role,
+            } => self.record_project_role(project, group_id, *role),
+            Recorded::Deleted { group_id } => self.record_deleted(group_id),
+        }
+    }
+}
+
+/// The current picture and what is known about its age.
+#[derive(Default)]
+struct State {
+    view: Option<PlatformView>,
+    /// When the reading of `view` started (anything written before is in it).
+    read_at: Option<Instant>,
+    /// A write failed in a way that shows the picture is wrong: every reader refreshes it.
+    invalid: bool,
+    /// A refresh is in flight; writes recorded meanwhile are kept to replay onto its picture.
+    refreshing: bool,
+    journal: Vec<Recorded>,
+}
+
+impl State {
+    fn usable(&self, max_age: Option<Duration>) -> bool {
+        self.view.is_some()
+            && !self.invalid
+            && match (max_age, self.read_at) {
+                (None, _) => true,
+                (Some(max), Some(read_at)) => read_at.elapsed() <= max,
+                (Some(_), None) => false,
+            }
+    }
+}
+
+/// The shared cache of [`PlatformView`]: refreshed on demand (single-flight), read without
+/// waiting by anyone the current picture satisfies.
 pub struct Snapshot {
     mgmt: MgmtClient,
+    /// How old a picture may be for a reconcile waiting for missing users or projects.
     ttl: Duration,
-    cached: Mutex<Option<Cached>>,
+    state: RwLock<State>,
+    /// Held by the one task refreshing the picture.
+    refresh: tokio::sync::Mutex<()>,
 }
 
 impl Snapshot {
@@ -153,42 +224,92 @@ impl Snapshot {
         Self {
             mgmt,
             ttl,
-            cached: Mutex::new(None),
+            state: RwLock::new(State::default()),
+            refresh: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// Runs `f` on a view no older than the TTL, refreshing it first when needed.
-    pub async fn read<T>(&self, f: impl FnOnce(&PlatformView) -> T) -> Result<T, MgmtError> {
-        let mut cached = self.cached.lock().await;
-        let fresh = cached
-            .as_ref()
-            .is_some_and(|c| c.read_at.elapsed() < self.ttl);
-        if !fresh {
-            let view = self.fetch().await?;
-            *cached = Some(Cached {
-                view,
-                read_at: Instant::now(),
-            });
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    fn state(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn state_mut(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on a view no older than `max_age` (`None`: any view), refreshing it first when
+    /// needed. `f` runs under a lock that writers wait for: keep it short.
+    pub async fn read<T>(
+        &self,
+        max_age: Option<Duration>,
+        f: impl FnOnce(&PlatformView) -> T,
+    ) -> Result<T, MgmtError> {
+        {
+            let state = self.state();
+            if state.usable(max_age) {
+                return Ok(f(state.view.as_ref().expect("usable")));
+            }
         }
-        Ok(f(&cached.as_ref().expect("just filled").view))
+        let _flight = self.refresh.lock().await;
+        // Whoever held the flight before us may have refreshed it already.
+        let usable = self.state().usable(max_age);
+        if !usable {
+            self.refresh_now().await?;
+        }
+        let state = self.state();
+        Ok(f(state
+            .view
+            .as_ref()
+            .expect("a usable or just-read picture")))
     }
 
     /// Runs `f` on the cached view without refreshing it; `None` when nothing is cached.
     pub async fn peek<T>(&self, f: impl FnOnce(&PlatformView) -> T) -> Option<T> {
-        self.cached.lock().await.as_ref().map(|c| f(&c.view))
+        self.state().view.as_ref().map(f)
     }
 
-    /// Records a successful write in the cached view (nothing to do when none is cached).
-    pub async fn record(&self, f: impl FnOnce(&mut PlatformView)) {
-        if let Some(cached) = self.cached.lock().await.as_mut() {
-            f(&mut cached.view);
+    /// Records a successful write in the cached view (and for the refresh in flight, if any).
+    pub async fn record(&self, recorded: Recorded) {
+        let mut state = self.state_mut();
+        if let Some(view) = state.view.as_mut() {
+            view.apply(&recorded);
+        }
+        if state.refreshing {
+            state.journal.push(recorded);
         }
     }
 
-    /// Forgets the view: the next reader fetches a new one (after a write failed in a way that
-    /// says the picture was wrong, e.g. a 404 on a group it listed).
+    /// Marks the view wrong: the next reader, whatever age it accepts, reads a new one (after a
+    /// write failed in a way that says the picture was wrong, e.g. a 404 on a group it listed).
     pub async fn invalidate(&self) {
-        *self.cached.lock().await = None;
+        self.state_mut().invalid = true;
+    }
+
+    /// Reads a new picture (the caller holds the flight). The old one serves other readers
+    /// meanwhile; writes recorded during the read are replayed onto the new one.
+    async fn refresh_now(&self) -> Result<(), MgmtError> {
+        let started = Instant::now();
+        {
+            let mut state = self.state_mut();
+            state.refreshing = true;
+            state.journal.clear();
+        }
+        let fetched = self.fetch().await;
+        let mut state = self.state_mut();
+        state.refreshing = false;
+        let journal = std::mem::take(&mut state.journal);
+        let mut view = fetched?;
+        for recorded in &journal {
+            view.apply(recorded);
+        }
+        state.view = Some(view);
+        state.read_at = Some(started);
+        state.invalid = false;
+        Ok(())
     }
 
     async fn fetch(&self) -> Result<PlatformView, MgmtError> {

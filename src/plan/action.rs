@@ -163,6 +163,35 @@ impl Action {
             }
         }
     }
+
+    /// Actions that touch different platform objects of one kind, so several of them may be in
+    /// flight at once: membership changes (one user each) and role changes (one project each).
+    fn side_by_side(&self) -> Option<u8> {
+        match self {
+            Action::AddMember { .. } | Action::RemoveMember { .. } => Some(0),
+            Action::SetProjectRole { .. } | Action::RemoveProjectRole { .. } => Some(1),
+            _ => None,
+        }
+    }
+}
+
+/// The actions cut into steps that run one after the other, in plan order; the actions of one
+/// step may run side by side. A plan names each user and each project at most once, so a step
+/// of membership (or role) changes never touches one object twice; running them together lets
+/// the client carry a group's role changes in one transaction and its member changes at once.
+pub fn steps(actions: &[Action]) -> Vec<&[Action]> {
+    let mut steps = Vec::new();
+    let mut start = 0;
+    for i in 1..=actions.len() {
+        let joins = i < actions.len()
+            && actions[i].side_by_side().is_some()
+            && actions[i].side_by_side() == actions[start].side_by_side();
+        if !joins {
+            steps.push(&actions[start..i]);
+            start = i;
+        }
+    }
+    steps
 }
 
 impl GroupUpdate {
@@ -254,5 +283,67 @@ fn id_note(id: &Option<String>) -> String {
 impl fmt::Display for Blocked {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(name: &str) -> Action {
+        Action::AddMember {
+            username: name.into(),
+            user_id: format!("id-{name}"),
+        }
+    }
+
+    fn role(project: &str) -> Action {
+        Action::SetProjectRole {
+            project: project.into(),
+            role: ProjectRole::Viewer,
+        }
+    }
+
+    #[test]
+    fn like_actions_in_a_row_form_one_step_and_order_is_kept() {
+        let create = Action::CreateGroup {
+            name: "g".into(),
+            description: None,
+            gid: None,
+            assigned_policies: BTreeSet::new(),
+            members: BTreeMap::new(),
+        };
+        let update = Action::UpdateGroup(GroupUpdate {
+            description: Some("d".into()),
+            ..Default::default()
+        });
+        let removal = Action::RemoveMember {
+            username: "old".into(),
+            user_id: "id-old".into(),
+        };
+        let actions = vec![
+            create.clone(),
+            update.clone(),
+            member("a"),
+            removal.clone(),
+            role("p1"),
+            Action::RemoveProjectRole {
+                project: "p2".into(),
+            },
+            Action::DeleteGroup {
+                id: "x".into(),
+                name: "g".into(),
+            },
+        ];
+        let lens: Vec<usize> = steps(&actions).iter().map(|s| s.len()).collect();
+        assert_eq!(lens, [1, 1, 2, 2, 1]);
+        assert_eq!(steps(&actions).concat(), actions);
+        assert!(steps(&[]).is_empty());
+        // Two creates or updates never share a step.
+        let lens: Vec<usize> = steps(&[update.clone(), update])
+            .iter()
+            .map(|s| s.len())
+            .collect();
+        assert_eq!(lens, [1, 1]);
     }
 }

@@ -16,7 +16,7 @@ mod members;
 mod pending;
 mod roles;
 
-pub use action::{Action, Blocked, GroupUpdate};
+pub use action::{Action, Blocked, GroupUpdate, steps};
 pub use pending::{PendingCreate, SentGroup, record as pending_create_record};
 
 use crate::crd::{DeletionPolicy, Group, MembersPolicy, ProjectRole};

@@ -52,6 +52,9 @@ pub struct EmulatorConfig {
     pub seed: Option<Seed>,
     /// Reported by the version probe (`data.attributes.external`).
     pub version: String,
+    /// Refuse (400) async transactions naming more than one project: how a platform that only
+    /// takes the vendor SDK's one-project transactions would answer. Off by default.
+    pub single_project_transactions: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -63,6 +66,7 @@ impl Default for EmulatorConfig {
             faults: Faults::default(),
             seed: None,
             version: DEFAULT_VERSION.to_owned(),
+            single_project_transactions: false,
         }
     }
 }
@@ -79,6 +83,10 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("faults", &self.faults)
             .field("seed", &self.seed)
             .field("version", &self.version)
+            .field(
+                "single_project_transactions",
+                &self.single_project_transactions,
+            )
             .finish()
     }
 }

@@ -3,20 +3,22 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use backon::ExponentialBuilder;
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use super::batch::RoleQueue;
-use super::config::{JobPolling, MgmtConfig};
+use super::batch::Batcher;
+use super::config::{JobPolling, MgmtConfig, RoleBatching};
 use super::error::MgmtError;
-use super::jsonapi::{Document, Resource, decode};
-use super::locks::KeyedLocks;
+use super::jobs::JobPace;
+use super::jsonapi::{Document, Keep, Resource, decode};
 use super::model::{SessionAttributes, SessionInfo};
+use super::projects::RoleChange;
 use super::routes;
 use super::transport::{Request, Response, Transport};
+use super::users::MemberChange;
 
 /// Safety stop for list paging against a server that never returns a short page.
 const MAX_PAGES: u32 = 10_000;
@@ -24,7 +26,7 @@ const MAX_PAGES: u32 = 10_000;
 pub(crate) const FALLBACK_CONCURRENCY: usize = 4;
 
 /// The management API client. Cheap to clone; clones share connections, the rate limiter,
-/// the login session and the per-object write locks.
+/// the login session and the queues of changes to one platform object.
 #[derive(Clone)]
 pub struct MgmtClient {
     pub(crate) inner: Arc<Inner>,
@@ -35,13 +37,19 @@ pub(crate) struct Inner {
     pub page_size: u32,
     pub group_side_membership: bool,
     pub job_polling: JobPolling,
+    /// What jobs of each kind took lately: when to poll the next one first.
+    pub job_pace: JobPace,
+    pub breaker_min_pause: std::time::Duration,
     pub retry_backoff: ExponentialBuilder,
-    /// Serializes read-modify-write of one project's roles.
-    pub project_locks: KeyedLocks,
-    /// Role changes waiting for their project's next transaction.
-    pub role_queue: RoleQueue,
-    /// Serializes read-modify-write of one user's groups.
-    pub user_locks: KeyedLocks,
+    pub role_batching: RoleBatching,
+    /// Role changes by project, waiting for or in their project's transaction.
+    pub roles: Batcher<RoleChange>,
+    /// Whether a transaction may span projects (until the platform refuses one that does).
+    pub span_projects: AtomicBool,
+    /// Projects seen in the last full list: decides whether a many-project read lists them all.
+    pub project_count: AtomicUsize,
+    /// Membership changes by user, waiting for or in that user's read-modify-write.
+    pub memberships: Batcher<MemberChange, bool>,
     notices: [AtomicBool; Notice::COUNT],
 }
 
@@ -97,10 +105,14 @@ impl MgmtClient {
                 page_size: cfg.page_size,
                 group_side_membership: cfg.group_side_membership,
                 job_polling: cfg.job_polling,
+                job_pace: JobPace::default(),
+                breaker_min_pause: cfg.breaker.min_pause,
                 retry_backoff,
-                project_locks: KeyedLocks::default(),
-                role_queue: RoleQueue::default(),
-                user_locks: KeyedLocks::default(),
+                span_projects: AtomicBool::new(cfg.role_batching.max_projects > 1),
+                role_batching: cfg.role_batching,
+                roles: Batcher::default(),
+                project_count: AtomicUsize::new(0),
+                memberships: Batcher::default(),
                 notices: Default::default(),
             }),
         })
@@ -123,7 +135,44 @@ impl MgmtClient {
     }
 
     pub(crate) async fn send(&self, req: Request) -> Result<Response, MgmtError> {
-        self.inner.transport.send(&req).await
+        let outcome = self.inner.transport.send(&req).await;
+        if outcome.is_err() && self.inner.transport.take_probe_wanted() {
+            self.start_probing();
+        }
+        outcome
+    }
+
+    /// Counts the times the platform came back after a run of failures held requests back;
+    /// wait on it (`changed()`) to retry promptly what failed meanwhile.
+    pub fn recoveries(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.transport.recoveries()
+    }
+
+    /// While the breaker is open: one probe (a session check) per pause, until one is answered.
+    fn start_probing(&self) {
+        let client = self.clone();
+        tokio::spawn(async move {
+            let mut pause = client.inner.breaker_min_pause;
+            loop {
+                tokio::time::sleep(pause).await;
+                if !client.inner.transport.breaker_open() {
+                    return;
+                }
+                let probe = Request::post(routes::SESSION_VERIFY).idempotent().probe();
+                match client.inner.transport.send_once(&probe).await {
+                    Ok(_) => return,
+                    // Any answer from the platform itself closes the breaker (in the transport).
+                    Err(e) if !client.inner.transport.breaker_open() => {
+                        tracing::debug!(error = %e, "probe answered");
+                        return;
+                    }
+                    Err(e) => {
+                        pause = client.inner.transport.probe_failed();
+                        tracing::debug!(error = %e, next_ms = pause.as_millis() as u64, "probe failed");
+                    }
+                }
+            }
+        });
     }
 
     /// Sends a request and decodes its answer.
@@ -136,7 +185,8 @@ impl MgmtClient {
     /// Fetches every page of a list route. Paging is 0-based; the walk stops at a short page,
     /// and also when the server evidently ignores paging (a page larger than asked for, or one
     /// with nothing new), so a server without paging support costs one request, not a loop.
-    pub(crate) async fn list_all<A>(
+    /// Of the included resources only those `K` keeps are kept (see [`Document`]).
+    pub(crate) async fn list_all<A, K: Keep>(
         &self,
         route: &'static str,
         query: &[(&'static str, &str)],
@@ -158,7 +208,7 @@ impl MgmtClient {
             let req = req
                 .query("page[number]", page.to_string())
                 .query("page[size]", size.to_string());
-            let doc: Document<Vec<Resource<A>>> = self.fetch(req).await?;
+            let doc: Document<Vec<Resource<A>>, K> = self.fetch(req).await?;
             let returned = doc.data.len();
             let before = listing.items.len();
             listing.items.extend(

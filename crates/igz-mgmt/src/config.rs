@@ -8,6 +8,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
+pub use super::breaker::BreakerPolicy;
 use super::error::{ErrorKind, MgmtError};
 use super::observer::Observer;
 
@@ -82,10 +83,13 @@ impl Default for RateLimit {
     }
 }
 
-/// How long and how often to poll a platform job.
+/// How long and how often to poll a platform job. The first poll waits about as long as the
+/// previous job of the same kind took (learned, within these bounds); later polls back off.
 #[derive(Debug, Clone)]
 pub struct JobPolling {
+    /// The shortest wait before any poll, the first included.
     pub min_interval: Duration,
+    /// The longest wait between two polls.
     pub max_interval: Duration,
     pub timeout: Duration,
 }
@@ -93,9 +97,38 @@ pub struct JobPolling {
 impl Default for JobPolling {
     fn default() -> Self {
         Self {
-            min_interval: Duration::from_millis(500),
+            min_interval: Duration::from_millis(50),
             max_interval: Duration::from_secs(15),
             timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// How project role changes are batched: changes arriving within `linger` of the first one
+/// (and all that arrive while a transaction for their projects is in flight) share one
+/// transaction, which may span up to `max_projects` projects.
+#[derive(Debug, Clone)]
+pub struct RoleBatching {
+    /// How long the first change of an idle client waits for companions. Short: it is added to
+    /// the time a lone change takes to reach the platform.
+    pub linger: Duration,
+    /// Projects one transaction may carry (1: one transaction per project, as the vendor SDK
+    /// sends them). The platform's transaction names its projects in a list; should it refuse
+    /// several, the client falls back to one project per transaction by itself.
+    pub max_projects: usize,
+    /// Transactions in flight at once (on different projects). One: everything that arrives
+    /// while a transaction is in flight goes in the next one, whatever its projects; more lets
+    /// a slow job on one project hold back fewer changes elsewhere, at the price of more, smaller
+    /// transactions.
+    pub rounds_in_flight: usize,
+}
+
+impl Default for RoleBatching {
+    fn default() -> Self {
+        Self {
+            linger: Duration::from_millis(10),
+            max_projects: 20,
+            rounds_in_flight: 1,
         }
     }
 }
@@ -115,6 +148,12 @@ pub struct MgmtConfig {
     pub retry: RetryPolicy,
     pub rate_limit: RateLimit,
     pub job_polling: JobPolling,
+    pub role_batching: RoleBatching,
+    /// When to stop sending requests to a platform that keeps failing, and how to probe it.
+    pub breaker: BreakerPolicy,
+    /// Requests on the wire at once, whatever the rate limit allows: when the platform slows
+    /// down, fewer new requests reach it.
+    pub max_in_flight: usize,
     /// Page size for list routes.
     pub page_size: u32,
     /// Write a group's membership with one group-side PUT instead of per-user PUTs. Off by
@@ -140,6 +179,9 @@ impl MgmtConfig {
             retry: RetryPolicy::default(),
             rate_limit: RateLimit::default(),
             job_polling: JobPolling::default(),
+            role_batching: RoleBatching::default(),
+            breaker: BreakerPolicy::default(),
+            max_in_flight: 8,
             page_size: 100,
             group_side_membership: false,
             user_agent: concat!("igz-mgmt/", env!("CARGO_PKG_VERSION")).to_owned(),

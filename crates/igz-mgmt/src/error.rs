@@ -116,6 +116,19 @@ impl MgmtError {
         }
     }
 
+    /// A request not sent because the breaker is open (the platform has been failing). Definite:
+    /// nothing reached the platform, and retrying before the next probe is pointless.
+    pub(crate) fn held_back(context: impl Into<String>, next_probe: Duration) -> Self {
+        Self::new(
+            ErrorKind::Unavailable,
+            context,
+            format!(
+                "not sent: the management API has been failing, so requests are held back; it is checked again in {:.1}s",
+                next_probe.as_secs_f64()
+            ),
+        )
+    }
+
     pub(crate) fn decode(
         context: impl Into<String>,
         path: &str,

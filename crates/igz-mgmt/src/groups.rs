@@ -7,14 +7,16 @@ use futures::{StreamExt as _, TryStreamExt as _};
 
 use super::client::{FALLBACK_CONCURRENCY, MgmtClient, Notice};
 use super::error::{ErrorKind, MgmtError};
-use super::jsonapi::{Document, Outgoing, Resource, decode};
+use super::jobs::JobKind;
+use super::jsonapi::{Document, KeepNone, Outgoing, Resource, decode};
 use super::model::{
     NewUserGroup, NewUserGroupAttributes, UserGroup, UserGroupAttributes, UserGroupPatch,
 };
 use super::routes;
 use super::transport::{Request, Response};
 
-type UserGroupDoc = Document<Resource<UserGroupAttributes>>;
+/// A group's members are in its relationships; the included user resources are not kept.
+type UserGroupDoc = Document<Resource<UserGroupAttributes>, KeepNone>;
 
 impl MgmtClient {
     /// The group with this id and its members; `None` when it does not exist.
@@ -36,7 +38,7 @@ impl MgmtClient {
         let req = Request::get(routes::GROUPS, &[])
             .query("filter[name]", name)
             .query("include", "users");
-        let doc: Document<Vec<Resource<UserGroupAttributes>>> = self.fetch(req).await?;
+        let doc: Document<Vec<Resource<UserGroupAttributes>>, KeepNone> = self.fetch(req).await?;
         // The filter is applied here again: a server may match loosely or ignore it.
         let Some(found) = doc.data.into_iter().find(|g| g.attributes.name == name) else {
             return Ok(None);
@@ -47,7 +49,7 @@ impl MgmtClient {
     /// Every group with its members, page by page.
     pub async fn list_groups(&self) -> Result<Vec<UserGroup>, MgmtError> {
         let listing = self
-            .list_all::<UserGroupAttributes>(
+            .list_all::<UserGroupAttributes, KeepNone>(
                 routes::GROUPS,
                 &[("include", "users"), ("sort", "name")],
             )
@@ -204,7 +206,7 @@ impl MgmtClient {
             return Ok(());
         }
         for job in doc.data.related_ids("jobs").unwrap_or_default() {
-            self.wait_job(&job).await?;
+            self.wait_job(&job, JobKind::Deletion).await?;
         }
         Ok(())
     }

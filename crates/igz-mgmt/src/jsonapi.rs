@@ -3,18 +3,92 @@
 //! is a `Decode` error naming the field's path.
 
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::error::MgmtError;
 
-/// `{"data": ..., "included": [...]}`.
+/// `{"data": ..., "included": [...]}`. `K` chooses which included resources are kept: a page
+/// of groups includes every member's full user resource, which is parsed one at a time and
+/// dropped at once when nobody needs it (the answer's size must not become the client's).
 #[derive(Debug, Deserialize)]
-pub(crate) struct Document<D> {
+#[serde(bound(deserialize = "D: Deserialize<'de>"))]
+pub(crate) struct Document<D, K: Keep = KeepAll> {
     pub data: D,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "kept::<_, K>")]
     pub included: Vec<Resource<serde_json::Value>>,
+    #[serde(skip)]
+    keep: PhantomData<K>,
+}
+
+/// Which included resources a [`Document`] keeps, by type.
+pub(crate) trait Keep {
+    fn keep(kind: &str) -> bool;
+}
+
+#[derive(Debug)]
+pub(crate) struct KeepAll;
+impl Keep for KeepAll {
+    fn keep(_: &str) -> bool {
+        true
+    }
+}
+
+/// For answers whose relationships (ids) are all the caller reads.
+#[derive(Debug)]
+pub(crate) struct KeepNone;
+impl Keep for KeepNone {
+    fn keep(_: &str) -> bool {
+        false
+    }
+}
+
+/// Only a project's authorization roles (not the principals' own resources).
+#[derive(Debug)]
+pub(crate) struct KeepRoles;
+impl Keep for KeepRoles {
+    fn keep(kind: &str) -> bool {
+        kind == "project_authorization_role"
+    }
+}
+
+/// Reads `included` one resource at a time, keeping those `K` wants; `null` reads as empty.
+fn kept<'de, De, K: Keep>(de: De) -> Result<Vec<Resource<serde_json::Value>>, De::Error>
+where
+    De: Deserializer<'de>,
+{
+    struct Items<K>(PhantomData<K>);
+    impl<'de, K: Keep> serde::de::Visitor<'de> for Items<K> {
+        type Value = Vec<Resource<serde_json::Value>>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of resources")
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+
+        fn visit_seq<S: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: S,
+        ) -> Result<Self::Value, S::Error> {
+            let mut kept = Vec::new();
+            while let Some(item) = seq.next_element::<Resource<serde_json::Value>>()? {
+                if K::keep(&item.kind) {
+                    kept.push(item);
+                }
+            }
+            Ok(kept)
+        }
+    }
+    de.deserialize_any(Items::<K>(PhantomData))
 }
 
 /// `{"type", "id", "attributes", "relationships"}`.
@@ -212,6 +286,34 @@ mod tests {
             let err = decode::<Document<Resource<Attrs>>>("x", body).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Decode, "{body:?}");
         }
+    }
+
+    #[test]
+    fn included_resources_are_kept_by_type() {
+        let body = br#"{"data": [], "included": [
+            {"type": "user", "id": "u1", "attributes": {"username": "a"}},
+            {"type": "project_authorization_role", "id": "r1", "attributes": {"name": "Admin"}},
+            {"type": "user_group", "id": "g1"}]}"#;
+        let all: Document<Vec<Resource<Attrs>>> = decode("x", body).unwrap();
+        assert_eq!(all.included.len(), 3);
+        let roles: Document<Vec<Resource<Attrs>>, KeepRoles> = decode("x", body).unwrap();
+        let ids: Vec<&str> = roles.included.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["r1"]);
+        let none: Document<Vec<Resource<Attrs>>, KeepNone> = decode("x", body).unwrap();
+        assert!(none.included.is_empty());
+        // Absent or null: empty; not a list: an error naming the field.
+        let absent: Document<Vec<Resource<Attrs>>, KeepNone> =
+            decode("x", br#"{"data": []}"#).unwrap();
+        assert!(absent.included.is_empty());
+        let null: Document<Vec<Resource<Attrs>>, KeepRoles> =
+            decode("x", br#"{"data": [], "included": null}"#).unwrap();
+        assert!(null.included.is_empty());
+        let err = decode::<Document<Vec<Resource<Attrs>>, KeepNone>>(
+            "x",
+            br#"{"data": [], "included": 7}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("included"), "{err}");
     }
 
     #[test]

@@ -9,13 +9,13 @@ pub struct ReadmeExample;
 
 mod auth;
 mod batch;
+mod breaker;
 mod client;
 mod config;
 mod error;
 mod groups;
 mod jobs;
 mod jsonapi;
-mod locks;
 #[cfg(feature = "prometheus")]
 mod metrics;
 mod model;
@@ -27,8 +27,8 @@ mod users;
 
 pub use client::MgmtClient;
 pub use config::{
-    Credentials, JobPolling, MgmtConfig, RateLimit, RetryPolicy, in_cluster_endpoint,
-    resolve_endpoint,
+    BreakerPolicy, Credentials, JobPolling, MgmtConfig, RateLimit, RetryPolicy, RoleBatching,
+    in_cluster_endpoint, resolve_endpoint,
 };
 pub use error::{ErrorKind, MgmtError};
 #[cfg(feature = "prometheus")]

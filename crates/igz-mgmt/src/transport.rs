@@ -1,7 +1,8 @@
 //! The one place that sends a request: rate limit, authentication (with one re-login on 401),
 //! bounded retries with jittered backoff, a tracing span, metrics and error mapping.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use backon::Retryable as _;
@@ -14,6 +15,7 @@ use tracing::Instrument as _;
 use url::Url;
 
 use super::auth::Auth;
+use super::breaker::{Admit, Breaker, Health, Transition};
 use super::config::{MgmtConfig, RetryPolicy};
 use super::error::{ErrorKind, MgmtError};
 use super::observer::Observer;
@@ -28,6 +30,8 @@ pub(crate) struct Request {
     query: Vec<(&'static str, String)>,
     body: Option<Vec<u8>>,
     idempotent: bool,
+    /// Sent while the breaker is open, to check whether the platform is back.
+    probe: bool,
 }
 
 impl Request {
@@ -39,6 +43,7 @@ impl Request {
             args: args.iter().map(|a| (*a).to_owned()).collect(),
             query: Vec::new(),
             body: None,
+            probe: false,
         }
     }
 
@@ -72,6 +77,12 @@ impl Request {
     /// Marks a POST that is safe to repeat (a read, or a login).
     pub fn idempotent(mut self) -> Self {
         self.idempotent = true;
+        self
+    }
+
+    /// Marks the breaker's probe: it goes although the breaker is open.
+    pub fn probe(mut self) -> Self {
+        self.probe = true;
         self
     }
 
@@ -128,9 +139,16 @@ pub(crate) struct Transport {
     http: reqwest::Client,
     base: Url,
     limiter: DefaultDirectRateLimiter,
+    /// Requests on the wire at once; a slow platform gets fewer new ones.
+    in_flight: tokio::sync::Semaphore,
     retry: RetryPolicy,
     observer: Observer,
     auth: Auth,
+    breaker: Mutex<Breaker>,
+    /// Set when the breaker opened and nobody probes yet (the client starts the prober).
+    probe_wanted: AtomicBool,
+    /// Counts the times the platform came back after the breaker opened.
+    recoveries: tokio::sync::watch::Sender<u64>,
 }
 
 impl Transport {
@@ -172,10 +190,55 @@ impl Transport {
             http,
             base: cfg.base_url.clone(),
             limiter: RateLimiter::direct(quota),
+            in_flight: tokio::sync::Semaphore::new(cfg.max_in_flight.max(1)),
             retry: cfg.retry.clone(),
             observer: cfg.observer.clone(),
             auth: Auth::new(cfg.credentials.clone()),
+            breaker: Mutex::new(Breaker::new(cfg.breaker.clone())),
+            probe_wanted: AtomicBool::new(false),
+            recoveries: tokio::sync::watch::Sender::new(0),
         })
+    }
+
+    fn breaker(&self) -> std::sync::MutexGuard<'_, Breaker> {
+        self.breaker.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// True once after the breaker opened: the caller starts probing.
+    pub fn take_probe_wanted(&self) -> bool {
+        self.probe_wanted.swap(false, Ordering::Relaxed)
+    }
+
+    pub fn breaker_open(&self) -> bool {
+        self.breaker().is_open()
+    }
+
+    /// A failed probe: how long until the next one.
+    pub fn probe_failed(&self) -> Duration {
+        self.breaker().probe_failed(Instant::now())
+    }
+
+    pub fn recoveries(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.recoveries.subscribe()
+    }
+
+    /// Tells the breaker what an attempt found, and acts on what changed.
+    fn record_health(&self, health: Health) {
+        let transition = self.breaker().record(health, Instant::now());
+        match transition {
+            Transition::None => {}
+            Transition::Opened(pause) => {
+                tracing::warn!(
+                    pause_ms = pause.as_millis() as u64,
+                    "the management API keeps failing; holding requests back and probing it"
+                );
+                self.probe_wanted.store(true, Ordering::Relaxed);
+            }
+            Transition::Closed => {
+                tracing::info!("the management API answers again");
+                self.recoveries.send_modify(|n| *n += 1);
+            }
+        }
     }
 
     pub fn base_url(&self) -> &Url {
@@ -210,6 +273,11 @@ impl Transport {
                 );
             })
             .await
+    }
+
+    /// One attempt, no retries (the breaker's probe).
+    pub async fn send_once(&self, req: &Request) -> Result<Response, MgmtError> {
+        self.authenticated(req, 1).await
     }
 
     /// One attempt with credentials; a 401 on a login session renews it once and tries again.
@@ -253,7 +321,11 @@ impl Transport {
                 "no login credentials",
             ));
         };
-        let req = Request::post(routes::SESSIONS).json(&body).idempotent();
+        // A login is rare and needed by the probe itself: the breaker does not hold it back.
+        let req = Request::post(routes::SESSIONS)
+            .json(&body)
+            .idempotent()
+            .probe();
         drop(body);
         let resp = self.exchange(&req, None, attempt).await?;
         self.auth.store_session(&resp.headers).await?;
@@ -272,7 +344,13 @@ impl Transport {
         attempt: u32,
     ) -> Result<Response, MgmtError> {
         let url = req.url(&self.base)?;
+        if !req.probe
+            && let Admit::Refuse(wait) = self.breaker().admit(Instant::now())
+        {
+            return Err(MgmtError::held_back(req.context(), wait));
+        }
         self.limiter.until_ready().await;
+        let _slot = self.in_flight.acquire().await;
         let span = tracing::info_span!(
             "mgmt_request",
             method = %req.method,
@@ -312,6 +390,11 @@ impl Transport {
             };
             let elapsed = started.elapsed();
             let status = outcome.as_ref().ok().map(|r| r.status);
+            self.record_health(match &outcome {
+                Ok(r) if r.status == 429 || r.status >= 500 => Health::Down,
+                Ok(_) => Health::Answered,
+                Err(_) => Health::Down,
+            });
             self.observer.request(
                 req.method.as_str(),
                 req.route,

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use igz_emulator::{EmulatorConfig, FaultsPatch, RunningEmulator, Seed, SeedProject, SeedUser};
-use igz_mgmt::{self as mgmt, Credentials, MgmtClient, MgmtConfig, RetryPolicy};
+use igz_mgmt::{self as mgmt, BreakerPolicy, Credentials, MgmtClient, MgmtConfig, RetryPolicy};
 use igz_operator::controller::{self, ReconcileMetrics, Settings, Timing};
 use igz_operator::crd::Group;
 use igz_testkit::emulator::Admin;
@@ -77,6 +77,11 @@ pub fn platform_client(base_url: &str, key: &str) -> MgmtClient {
 
 /// A management client with fast retries: `attempts` per request within `budget`.
 fn mgmt_client(base_url: &str, key: &str, attempts: u32, budget: Duration) -> MgmtClient {
+    MgmtClient::new(mgmt_config(base_url, key, attempts, budget)).expect("management client")
+}
+
+/// The settings of [`mgmt_client`], for tests that change some.
+pub fn mgmt_config(base_url: &str, key: &str, attempts: u32, budget: Duration) -> MgmtConfig {
     let mut config = MgmtConfig::new(
         base_url.parse().expect("emulator url"),
         Credentials::AccessKey {
@@ -93,7 +98,13 @@ fn mgmt_client(base_url: &str, key: &str, attempts: u32, budget: Duration) -> Mg
     };
     config.job_polling.min_interval = Duration::from_millis(20);
     config.job_polling.max_interval = Duration::from_millis(100);
-    MgmtClient::new(config).expect("management client")
+    // Probes every 50-500 ms once the platform keeps failing: tests see it back quickly.
+    config.breaker = BreakerPolicy {
+        threshold: 5,
+        min_pause: Duration::from_millis(50),
+        max_pause: Duration::from_millis(500),
+    };
+    config
 }
 
 pub fn user(name: &str) -> SeedUser {
@@ -129,8 +140,22 @@ impl Operator {
         key: &str,
         tune: impl FnOnce(&mut Settings),
     ) -> Self {
+        Self::start_tuned(client, ns, base_url, key, tune, |_| {})
+    }
+
+    /// Like [`Operator::start_with`], with the management client's settings changed too.
+    pub fn start_tuned(
+        client: &Client,
+        ns: &str,
+        base_url: &str,
+        key: &str,
+        tune: impl FnOnce(&mut Settings),
+        tune_mgmt: impl FnOnce(&mut MgmtConfig),
+    ) -> Self {
         // Few quick retries: failures must reach the reconcile's own backoff and status.
-        let mgmt = mgmt_client(base_url, key, 3, Duration::from_secs(1));
+        let mut config = mgmt_config(base_url, key, 3, Duration::from_secs(1));
+        tune_mgmt(&mut config);
+        let mgmt = MgmtClient::new(config).expect("management client");
         let mut settings = Settings {
             namespaces: vec![ns.to_owned()],
             concurrency: 4,

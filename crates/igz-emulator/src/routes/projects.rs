@@ -186,6 +186,11 @@ pub async fn transaction(State(app): State<App>, body: Bytes) -> ApiResult {
             .collect::<ApiResult<Vec<_>>>()?,
         Some(_) => return Err(ApiError::bad_request("metadata.project_ids must be a list")),
     };
+    if app.config().single_project_transactions && project_ids.len() > 1 {
+        return Err(ApiError::bad_request(
+            "a transaction may name only one project in metadata.project_ids",
+        ));
+    }
     let requests = match req.attributes.get("requests") {
         Some(Value::Array(items)) => items
             .iter()

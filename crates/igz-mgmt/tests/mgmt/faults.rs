@@ -301,3 +301,84 @@ async fn malformed_answers_are_decode_errors_naming_the_field() {
     );
     server.abort();
 }
+
+/// A platform that keeps failing: after `threshold` failed requests in a row the client holds
+/// every request back (it fails at once, definite, without reaching the platform) until a probe
+/// finds the platform answering. The pause before the first probe is an hour here, so the
+/// count below cannot depend on timing.
+#[tokio::test]
+async fn a_failing_platform_gets_no_requests_beyond_the_breaker_threshold() {
+    let env = start().await;
+    let mut cfg = env.config(access_key());
+    cfg.breaker = igz_mgmt::BreakerPolicy {
+        threshold: 4,
+        min_pause: Duration::from_secs(3600),
+        max_pause: Duration::from_secs(3600),
+    };
+    cfg.retry.max_attempts = 2;
+    let client = MgmtClient::new(cfg).unwrap();
+    env.set_faults(FaultsPatch {
+        error_rate: Some(1.0),
+        ..Default::default()
+    })
+    .await;
+    let before = env.admin.stats().await.requests_total;
+    let mut held_back = 0;
+    for _ in 0..20 {
+        let err = client.list_users().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
+        if err.to_string().contains("held back") {
+            held_back += 1;
+            assert!(!err.outcome_unknown(), "nothing was sent: {err}");
+        }
+    }
+    let sent = env.admin.stats().await.requests_total - before;
+    assert_eq!(sent, 4, "the threshold, then nothing");
+    assert_eq!(
+        held_back, 18,
+        "two calls of two attempts reached it, then none"
+    );
+}
+
+/// Once the breaker is open, a probe per pause checks the platform; the first answered one
+/// closes it and `recoveries()` tells whoever waits, and requests flow again.
+#[tokio::test]
+async fn the_client_says_when_a_failing_platform_is_back() {
+    let env = start().await;
+    let mut cfg = env.config(access_key());
+    cfg.breaker = igz_mgmt::BreakerPolicy {
+        threshold: 2,
+        min_pause: Duration::from_millis(20),
+        max_pause: Duration::from_millis(100),
+    };
+    cfg.retry.max_attempts = 1;
+    let client = MgmtClient::new(cfg).unwrap();
+    let mut recoveries = client.recoveries();
+    env.set_faults(FaultsPatch {
+        error_rate: Some(1.0),
+        ..Default::default()
+    })
+    .await;
+    for _ in 0..3 {
+        client.list_users().await.unwrap_err();
+    }
+    assert!(
+        client
+            .list_users()
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("held back")
+    );
+    env.set_faults(FaultsPatch {
+        error_rate: Some(0.0),
+        ..Default::default()
+    })
+    .await;
+    tokio::time::timeout(Duration::from_secs(60), recoveries.changed())
+        .await
+        .expect("told within a minute")
+        .unwrap();
+    assert_eq!(*recoveries.borrow(), 1);
+    client.list_users().await.unwrap();
+}

@@ -29,6 +29,15 @@ pub async fn start() -> Env {
 
 /// Starts an emulator whose jobs take `job_delay` to complete.
 pub async fn start_with(job_delay: Duration) -> Env {
+    start_custom(job_delay, &[], |_| {}).await
+}
+
+/// Like [`start_with`], with more projects and the emulator's settings changed by `tune`.
+pub async fn start_custom(
+    job_delay: Duration,
+    extra_projects: &[&str],
+    tune: impl FnOnce(&mut EmulatorConfig),
+) -> Env {
     // Every test of this binary logs into one buffer, so the redaction test sees them all.
     igz_testkit::logs::capture("igz_mgmt=trace,reqwest=trace,hyper=debug");
     let seed = Seed {
@@ -40,19 +49,25 @@ pub async fn start_with(job_delay: Duration) -> Env {
                 ..Default::default()
             })
             .collect(),
-        projects: vec![SeedProject {
+        projects: std::iter::once(SeedProject {
             name: PROJECT.to_owned(),
             owner: Some("alice".to_owned()),
             ..Default::default()
-        }],
+        })
+        .chain(extra_projects.iter().map(|name| SeedProject {
+            name: (*name).to_owned(),
+            ..Default::default()
+        }))
+        .collect(),
         groups: Vec::new(),
     };
-    let config = EmulatorConfig {
+    let mut config = EmulatorConfig {
         access_keys: vec![ACCESS_KEY.to_owned()],
         job_delay,
         seed: Some(seed),
         ..Default::default()
     };
+    tune(&mut config);
     let emulator = igz_testkit::emulator::start(config).await;
     let base = Url::parse(&emulator.base_url()).unwrap();
     Env {
@@ -99,6 +114,9 @@ impl Env {
             timeout: Duration::from_secs(10),
         };
         cfg.page_size = 2;
+        // These tests are about retries of single requests: the breaker stays out of the way
+        // (its own test sets it).
+        cfg.breaker.threshold = u32::MAX;
         cfg
     }
 

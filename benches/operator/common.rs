@@ -1,0 +1,341 @@
+//! What every section of the benchmark shares: the scenario (users, projects, Group specs), the
+//! control plane, an emulator, the real operator binary as a process, and waiting for convergence.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt as _, TryStreamExt as _};
+use igz_emulator::{EmulatorConfig, Faults, RunningEmulator, Seed, SeedProject, SeedUser};
+use igz_operator::crd::{Group, GroupGrant};
+use igz_testkit::emulator::Admin;
+use igz_testkit::envtest;
+use igz_testkit::process::{Launch, OperatorProcess};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Api;
+use kube::api::{ListParams, Patch, PatchParams};
+use serde_json::{Value, json};
+
+pub const KEY: &str = "bench-key";
+
+/// Groups of `members` members and `roles` project roles each, over `users` users and `projects`
+/// projects. Group i's members and projects are spread evenly, so every project is shared.
+#[derive(Debug, Clone, Copy)]
+pub struct Scenario {
+    pub groups: usize,
+    pub members: usize,
+    pub roles: usize,
+    pub users: usize,
+    pub projects: usize,
+}
+
+impl Scenario {
+    pub fn seed(&self) -> Seed {
+        Seed {
+            users: (0..self.users)
+                .map(|i| SeedUser {
+                    username: format!("u{i}"),
+                    ..Default::default()
+                })
+                .collect(),
+            projects: (0..self.projects)
+                .map(|i| SeedProject {
+                    name: format!("p{i}"),
+                    ..Default::default()
+                })
+                .collect(),
+            groups: vec![],
+        }
+    }
+
+    pub fn members_of(&self, i: usize) -> Vec<String> {
+        (0..self.members)
+            .map(|k| format!("u{}", (i * self.members + k) % self.users))
+            .collect()
+    }
+
+    pub fn spec(&self, i: usize) -> Value {
+        let roles: Vec<Value> = (0..self.roles)
+            .map(|j| {
+                let role = ["Editor", "Viewer", "Admin"][(i + j) % 3];
+                json!({
+                    "project": format!("p{}", (i + j * 7) % self.projects),
+                    "role": role,
+                })
+            })
+            .collect();
+        json!({
+            "assignedPolicies": ["Data"],
+            "members": self.members_of(i),
+            "projectRoles": roles,
+        })
+    }
+
+    pub fn manifest(&self, i: usize) -> Value {
+        json!({
+            "apiVersion": "igz-operator.io/v1alpha1",
+            "kind": "Group",
+            "metadata": {"name": format!("g{i}")},
+            "spec": self.spec(i),
+        })
+    }
+}
+
+/// Where the benchmark writes logs and inputs (target/bench/).
+pub fn work_dir() -> PathBuf {
+    let dir = igz_testkit::paths::hack_path("TARGET_DIR").join("bench");
+    std::fs::create_dir_all(&dir).expect("create target/bench");
+    dir
+}
+
+pub async fn start_emulator(scenario: &Scenario, latency_ms: u64) -> RunningEmulator {
+    let config = EmulatorConfig {
+        access_keys: vec![KEY.into()],
+        seed: Some(scenario.seed()),
+        faults: Faults {
+            latency_ms,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    igz_testkit::emulator::start(config).await
+}
+
+/// The control plane with the CRDs, a fresh namespace with a GroupGrant that allows everything
+/// in it (the operator refuses Groups no grant covers), and the Group API in it.
+pub async fn kube_namespace(prefix: &str) -> (kube::Client, String, Api<Group>) {
+    let kube = envtest::admin_client().await;
+    let crds: Api<CustomResourceDefinition> = Api::all(kube.clone());
+    for (name, crd) in [
+        ("groups.igz-operator.io", igz_operator::crd::crd()),
+        (
+            "groupgrants.igz-operator.io",
+            igz_operator::crd::grant_crd(),
+        ),
+    ] {
+        crds.patch(
+            name,
+            &PatchParams::apply("igz-bench").force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .expect("install the CRD");
+        kube::runtime::wait::await_condition(
+            crds.clone(),
+            name,
+            kube::runtime::conditions::is_crd_established(),
+        )
+        .await
+        .expect("CRD established");
+    }
+    let ns = envtest::fresh_namespace(&kube, prefix).await;
+    let grants: Api<GroupGrant> = Api::all(kube.clone());
+    let grant = json!({
+        "apiVersion": "igz-operator.io/v1alpha1",
+        "kind": "GroupGrant",
+        "metadata": {"name": ns},
+        "spec": {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
+            "tenantPolicies": ["Data"],
+            "projectRoles": [{"projectPattern": ".*", "maxRole": "Admin"}],
+            "allowAdoption": true,
+        },
+    });
+    grants
+        .patch(
+            &ns,
+            &PatchParams::apply("igz-bench").force(),
+            &Patch::Apply(&grant),
+        )
+        .await
+        .expect("apply the GroupGrant");
+    let api = Api::namespaced(kube.clone(), &ns);
+    (kube, ns, api)
+}
+
+/// The operator binary as a process against `base_url`, watching `ns`.
+pub async fn operator(ns: &str, base_url: &str, name: &str, args: &[&str]) -> OperatorProcess {
+    let launch = Launch {
+        binary: PathBuf::from(env!("CARGO_BIN_EXE_igz-operator")),
+        kubeconfig: envtest::kubeconfig_path().clone(),
+        mgmt_url: base_url.to_owned(),
+        access_key: KEY.to_owned(),
+        namespace: ns.to_owned(),
+        args: args.iter().map(|a| (*a).to_owned()).collect(),
+        log_filter: Some("warn,igz_operator=info,igz_mgmt=warn".into()),
+        log_file: work_dir().join(format!("{name}.log")),
+    };
+    let _ = std::fs::remove_file(&launch.log_file);
+    let mut process = OperatorProcess::spawn(&launch);
+    process.wait_ready(Duration::from_secs(120)).await;
+    process
+}
+
+/// Server-side applies Groups `range` of the scenario, 16 at a time (as `kubectl apply -f` of a
+/// directory would, a little faster).
+pub async fn apply_all(api: &Api<Group>, scenario: &Scenario, range: std::ops::Range<usize>) {
+    futures::stream::iter(range)
+        .map(|i| {
+            let api = api.clone();
+            let body = scenario.manifest(i);
+            async move {
+                // Admission may refuse until the operator has put the new grant in its policy.
+                let mut tries = 0;
+                loop {
+                    match api
+                        .patch(
+                            &format!("g{i}"),
+                            &PatchParams::apply("bench").force(),
+                            &Patch::Apply(&body),
+                        )
+                        .await
+                    {
+                        Ok(_) => return Ok(()),
+                        Err(e) if tries < 150 => {
+                            tries += 1;
+                            let _ = e;
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        })
+        .buffer_unordered(16)
+        .try_collect::<Vec<()>>()
+        .await
+        .expect("apply Groups");
+}
+
+/// Every Group in the namespace, page by page (a list of 5,000 in one answer is needlessly big).
+pub async fn list_all(api: &Api<Group>) -> Vec<Group> {
+    let mut items = Vec::new();
+    let mut params = ListParams::default().limit(500);
+    loop {
+        let page = api.list(&params).await.expect("list Groups");
+        items.extend(page.items);
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => return items,
+        }
+    }
+}
+
+pub fn is_ready(group: &Group) -> bool {
+    group.status.as_ref().is_some_and(|s| {
+        s.observed_generation == group.metadata.generation
+            && s.conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+    })
+}
+
+/// Waits until `expected` Groups are Ready for their current generation; returns how long it took
+/// from `since`.
+pub async fn wait_converged(
+    api: &Api<Group>,
+    expected: usize,
+    since: Instant,
+    deadline: Duration,
+) -> Duration {
+    let poll = if expected > 1000 {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_millis(100)
+    };
+    loop {
+        let items = list_all(api).await;
+        let ready = items.iter().filter(|g| is_ready(g)).count();
+        if ready == expected && items.len() == expected {
+            return since.elapsed();
+        }
+        assert!(
+            since.elapsed() < deadline,
+            "not converged within {deadline:?}: {ready}/{expected} Ready"
+        );
+        tokio::time::sleep(poll).await;
+    }
+}
+
+/// The platform as a comparable value: group name -> (member usernames, project=role).
+pub type Digest = BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)>;
+
+pub async fn digest(admin: &Admin) -> Digest {
+    let state = admin.state().await;
+    let id = |v: &Value| v["id"].as_str().unwrap_or_default().to_owned();
+    let usernames: BTreeMap<String, String> = state
+        .users
+        .iter()
+        .map(|u| {
+            (
+                id(u),
+                u["attributes"]["username"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let projects: BTreeMap<String, String> = state
+        .projects
+        .iter()
+        .map(|p| {
+            (
+                id(p),
+                p["attributes"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let linked = |v: &Value, rel: &str| -> Vec<String> {
+        v["relationships"][rel]["data"]
+            .as_array()
+            .map(|a| a.iter().map(id).collect())
+            .unwrap_or_default()
+    };
+    let mut out = Digest::new();
+    let mut names = BTreeMap::new();
+    for g in &state.user_groups {
+        let name = g["attributes"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let members = linked(g, "users")
+            .iter()
+            .filter_map(|u| usernames.get(u).cloned())
+            .collect();
+        names.insert(id(g), name.clone());
+        out.insert(name, (members, BTreeSet::new()));
+    }
+    for role in &state.project_authorization_roles {
+        let project = role["relationships"]["project"]["data"]["id"]
+            .as_str()
+            .and_then(|p| projects.get(p))
+            .cloned()
+            .unwrap_or_default();
+        let role_name = role["attributes"]["name"].as_str().unwrap_or_default();
+        for group in linked(role, "principal_user_groups") {
+            if let Some(entry) = names.get(&group).and_then(|n| out.get_mut(n)) {
+                entry.1.insert(format!("{project}={role_name}"));
+            }
+        }
+    }
+    out
+}
+
+/// Percentile (0..=100) of a set of durations, in milliseconds.
+pub fn percentile_ms(samples: &[Duration], p: f64) -> f64 {
+    let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    ms.sort_by(f64::total_cmp);
+    if ms.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (ms.len() as f64 - 1.0)).round() as usize;
+    ms[rank.min(ms.len() - 1)]
+}
+
+pub fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}

@@ -1,0 +1,370 @@
+//! Requests per Group (from scratch and per idle resync) and the time to converge, for the
+//! operator and, on an identical platform in the same run, for a sync script written with the
+//! vendor SDK (hack/bench/sdk_sync.py) and for the floor of any per-object design (one GET per
+//! group per resync).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use igz_mgmt::{Credentials, MgmtClient, MgmtConfig, RateLimit};
+use igz_testkit::emulator::Admin;
+
+use crate::common::{self, KEY, Scenario};
+
+/// 100 Groups, 5 members and 2 project roles each; 200 users, 20 projects.
+pub const SCENARIO: Scenario = Scenario {
+    groups: 100,
+    members: 5,
+    roles: 2,
+    users: 200,
+    projects: 20,
+};
+/// Every request the emulator answers waits this long (the same for the SDK script).
+pub const LATENCY_MS: u64 = 20;
+/// Short, so the idle phase sees every Group resync twice in reasonable time.
+const RESYNC: &str = "10s";
+
+pub struct Numbers {
+    pub requests_per_group: f64,
+    pub idle_per_resync: f64,
+    pub converge: Duration,
+    pub routes: BTreeMap<String, u64>,
+    /// Most requests the platform received in any one second.
+    pub peak_rate: f64,
+    /// How long applying the manifests took (part of `converge`).
+    pub applied: Duration,
+    /// Mean time of one reconcile while converging.
+    pub reconcile_mean: Duration,
+}
+
+/// Samples the emulator's request count every 50 ms until stopped; the most requests seen in
+/// any one-second window.
+fn sample_rate(
+    admin: Admin,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<f64>,
+) {
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let mut samples: Vec<(Instant, u64)> = Vec::new();
+        loop {
+            samples.push((Instant::now(), admin.stats().await.requests_total));
+            tokio::select! {
+                _ = &mut stopped => break,
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+        }
+        let mut peak = 0.0f64;
+        for (i, (t, n)) in samples.iter().enumerate() {
+            if let Some((t0, n0)) = samples[..i]
+                .iter()
+                .rev()
+                .find(|(t0, _)| t.duration_since(*t0) >= Duration::from_secs(1))
+            {
+                peak = peak.max((n - n0) as f64 / t.duration_since(*t0).as_secs_f64());
+            }
+        }
+        peak
+    });
+    (stop, task)
+}
+
+pub async fn run() {
+    let s = SCENARIO;
+    println!(
+        "\n== frugality and speed: {} Groups x {} members x {} project roles; {} users, {} projects; emulator latency {LATENCY_MS} ms",
+        s.groups, s.members, s.roles, s.users, s.projects
+    );
+    let (operator, digest_op) = operator_run(&[]).await;
+    let floor = naive_floor().await;
+    let sdk = sdk_run().await;
+
+    println!(
+        "{:<34} {:>12} {:>14} {:>12} {:>12}",
+        "", "req/Group", "req/resync", "converge s", "peak req/s"
+    );
+    println!(
+        "{:<34} {:>12.2} {:>14.3} {:>12.2} {:>12.1}",
+        "operator",
+        operator.requests_per_group,
+        operator.idle_per_resync,
+        operator.converge.as_secs_f64(),
+        operator.peak_rate,
+    );
+    println!(
+        "  (converge: from the first kubectl apply to every Group Ready; applying the 100 manifests took {:.2} s of it; a reconcile took {:.0} ms on average)",
+        operator.applied.as_secs_f64(),
+        operator.reconcile_mean.as_secs_f64() * 1000.0,
+    );
+    println!(
+        "{:<34} {:>12} {:>14.3} {:>12}",
+        "baseline: one GET per group", "", floor, ""
+    );
+    match &sdk {
+        Some((sdk, digest_sdk)) => {
+            println!(
+                "{:<34} {:>12.2} {:>14.3} {:>12.2} {:>12.1}",
+                "vendor SDK script (sdk_sync.py)",
+                sdk.requests_per_group,
+                sdk.idle_per_resync,
+                sdk.converge.as_secs_f64(),
+                sdk.peak_rate,
+            );
+            println!(
+                "ratios: requests from scratch {:.3} of the SDK's; idle {:.4} of the SDK's, {:.3} of one GET per group; converged {:.1}x faster than the SDK script",
+                operator.requests_per_group / sdk.requests_per_group,
+                operator.idle_per_resync / sdk.idle_per_resync,
+                operator.idle_per_resync / floor,
+                sdk.converge.as_secs_f64() / operator.converge.as_secs_f64(),
+            );
+            println!(
+                "same end state on both platforms: {}",
+                if digest_sdk == &digest_op {
+                    "yes"
+                } else {
+                    "NO (differs)"
+                }
+            );
+        }
+        None => println!(
+            "vendor SDK script skipped: set IGZ_SDK_PYTHON (hack/bench.d/20-operator.sh does)"
+        ),
+    }
+    println!(
+        "goals: <= 1.5 req/Group from scratch [{}], <= 0.2 per idle resync [{}], >= 20x faster than the SDK [{}]",
+        met(operator.requests_per_group <= 1.5),
+        met(operator.idle_per_resync <= 0.2),
+        match &sdk {
+            Some((sdk, _)) =>
+                met(sdk.converge.as_secs_f64() / operator.converge.as_secs_f64() >= 20.0),
+            None => "n/a",
+        }
+    );
+    println!("operator requests by route, from scratch (per Group):");
+    for (route, count) in &operator.routes {
+        println!("  {:<58} {:>6.2}", route, *count as f64 / s.groups as f64);
+    }
+}
+
+pub fn met(ok: bool) -> &'static str {
+    if ok { "met" } else { "MISSED" }
+}
+
+/// The operator (with `extra` flags) from scratch and then idle.
+pub async fn operator_run(extra: &[&str]) -> (Numbers, common::Digest) {
+    let s = SCENARIO;
+    let (_kube, ns, api) = common::kube_namespace("bench-frugal").await;
+    let emu = common::start_emulator(&s, LATENCY_MS).await;
+    let admin = Admin::for_emulator(&emu);
+    let mut args = vec!["--resync-interval", RESYNC];
+    args.extend_from_slice(extra);
+    let process = common::operator(&ns, &emu.base_url(), "frugality", &args).await;
+    let before = admin.stats().await;
+    let (stop_sampling, sampler) = sample_rate(admin.clone());
+    let started = Instant::now();
+    common::apply_all(&api, &s, 0..s.groups).await;
+    let applied = started.elapsed();
+    let converge = common::wait_converged(&api, s.groups, started, Duration::from_secs(600)).await;
+    let after = admin.stats().await;
+    let _ = stop_sampling.send(());
+    let peak_rate = sampler.await.unwrap_or(0.0);
+    let reconcile_mean = process
+        .counter("igz_operator_reconcile_duration_seconds_sum")
+        .await
+        / process
+            .counter("igz_operator_reconcile_duration_seconds_count")
+            .await
+            .max(1.0);
+    let routes = after
+        .routes
+        .iter()
+        .map(|(r, n)| (r.clone(), n - before.route(r)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+
+    // Idle: let the reconciles of convergence settle, then count requests per resync reconcile.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let r0 = process.counter("igz_operator_reconciles").await;
+    let q0 = admin.stats().await.requests_total;
+    let target = r0 + 2.0 * s.groups as f64;
+    let idle_started = Instant::now();
+    let mut r1 = r0;
+    while r1 < target && idle_started.elapsed() < Duration::from_secs(120) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        r1 = process.counter("igz_operator_reconciles").await;
+    }
+    let q1 = admin.stats().await.requests_total;
+    let digest = common::digest(&admin).await;
+    process.terminate(Duration::from_secs(10));
+    emu.shutdown().await;
+    (
+        Numbers {
+            requests_per_group: (after.requests_total - before.requests_total) as f64
+                / s.groups as f64,
+            idle_per_resync: (q1 - q0) as f64 / (r1 - r0).max(1.0),
+            converge,
+            routes,
+            peak_rate,
+            applied,
+            reconcile_mean: Duration::from_secs_f64(reconcile_mean),
+        },
+        digest,
+    )
+}
+
+/// Defaults chosen from measurements: the frugality scenario under a range of rate limits and
+/// concurrencies (BENCH_ONLY=sweep). Converge time, requests per Group and the peak request
+/// rate the platform saw, for each.
+pub async fn sweep() {
+    println!(
+        "\n== sweep: {} Groups from scratch, emulator latency {LATENCY_MS} ms",
+        SCENARIO.groups
+    );
+    println!(
+        "{:>8} {:>8} {:>12} {:>10} {:>12} {:>10} {:>14}",
+        "qps", "conc.", "converge s", "req/Group", "peak req/s", "apply s", "reconcile ms"
+    );
+    let qps: Vec<String> = std::env::var("BENCH_SWEEP_QPS")
+        .unwrap_or_else(|_| "10,20,30,50,100,1000".into())
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .collect();
+    let concurrency: Vec<String> = std::env::var("BENCH_SWEEP_CONCURRENCY")
+        .unwrap_or_else(|_| "4,8,16,32".into())
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .collect();
+    for q in &qps {
+        for c in &concurrency {
+            let burst = (q.parse::<u32>().unwrap_or(20) * 2).to_string();
+            let (n, _) =
+                operator_run(&["--mgmt-qps", q, "--mgmt-burst", &burst, "--concurrency", c]).await;
+            println!(
+                "{:>8} {:>8} {:>12.2} {:>10.2} {:>12.1} {:>10.2} {:>14.0}",
+                q,
+                c,
+                n.converge.as_secs_f64(),
+                n.requests_per_group,
+                n.peak_rate,
+                n.applied.as_secs_f64(),
+                n.reconcile_mean.as_secs_f64() * 1000.0,
+            );
+        }
+    }
+}
+
+/// One GET per group, on a platform holding the scenario's groups: the floor of observing each
+/// object with its own request.
+async fn naive_floor() -> f64 {
+    let s = SCENARIO;
+    let emu = common::start_emulator(&s, 0).await;
+    let admin = Admin::for_emulator(&emu);
+    let client = client(&emu.base_url());
+    for i in 0..s.groups {
+        client
+            .create_group(&igz_mgmt::NewUserGroup {
+                name: format!("g{i}"),
+                ..Default::default()
+            })
+            .await
+            .expect("create");
+    }
+    let ids: Vec<String> = client
+        .list_groups()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|g| g.id)
+        .collect();
+    let q0 = admin.stats().await.requests_total;
+    for id in &ids {
+        client.get_group(id).await.expect("get");
+    }
+    let q1 = admin.stats().await.requests_total;
+    emu.shutdown().await;
+    (q1 - q0) as f64 / ids.len() as f64
+}
+
+fn client(base: &str) -> MgmtClient {
+    let mut config = MgmtConfig::new(
+        base.parse().expect("url"),
+        Credentials::AccessKey {
+            username: None,
+            key: KEY.to_owned().into(),
+        },
+    );
+    config.rate_limit = RateLimit {
+        qps: 1000.0,
+        burst: std::num::NonZeroU32::new(1000).expect("non-zero"),
+    };
+    MgmtClient::new(config).expect("client")
+}
+
+/// The SDK script from scratch, then again on the synced platform (its idle resync).
+async fn sdk_run() -> Option<(Numbers, common::Digest)> {
+    let python = std::env::var_os("IGZ_SDK_PYTHON")?;
+    let s = SCENARIO;
+    let emu = common::start_emulator(&s, LATENCY_MS).await;
+    let admin = Admin::for_emulator(&emu);
+    let manifests = common::work_dir().join("sdk-groups.json");
+    let items: Vec<serde_json::Value> = (0..s.groups).map(|i| s.manifest(i)).collect();
+    std::fs::write(
+        &manifests,
+        serde_json::to_vec(&serde_json::json!({ "items": items })).expect("json"),
+    )
+    .expect("write manifests");
+    let script = igz_testkit::paths::repo_root().join("hack/bench/sdk_sync.py");
+    let sync = |python: std::ffi::OsString, script: PathBuf, manifests: PathBuf, url: String| {
+        tokio::task::spawn_blocking(move || {
+            let out = Command::new(python)
+                .arg(script)
+                .args(["--endpoint", &url])
+                .arg(manifests)
+                .env("IGZ_ACCESS_KEY", KEY)
+                .output()
+                .expect("run sdk_sync.py");
+            assert!(
+                out.status.success(),
+                "sdk_sync.py failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let line: serde_json::Value =
+                serde_json::from_slice(&out.stdout).expect("sdk_sync.py prints JSON");
+            Duration::from_secs_f64(line["seconds"].as_f64().expect("seconds"))
+        })
+    };
+    let q0 = admin.stats().await.requests_total;
+    let (stop_sampling, sampler) = sample_rate(admin.clone());
+    let converge = sync(
+        python.clone(),
+        script.clone(),
+        manifests.clone(),
+        emu.base_url(),
+    )
+    .await
+    .expect("join");
+    let q1 = admin.stats().await.requests_total;
+    let _ = stop_sampling.send(());
+    let peak_rate = sampler.await.unwrap_or(0.0);
+    sync(python, script, manifests, emu.base_url())
+        .await
+        .expect("join");
+    let q2 = admin.stats().await.requests_total;
+    let digest = common::digest(&admin).await;
+    emu.shutdown().await;
+    Some((
+        Numbers {
+            requests_per_group: (q1 - q0) as f64 / s.groups as f64,
+            idle_per_resync: (q2 - q1) as f64 / s.groups as f64,
+            converge,
+            routes: BTreeMap::new(),
+            peak_rate,
+            applied: Duration::ZERO,
+            reconcile_mean: Duration::ZERO,
+        },
+        digest,
+    ))
+}
