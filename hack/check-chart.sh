@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Checks the Helm chart: `helm lint`, deploy/igz-operator.yaml equals the chart rendered with its
-# default values, and the chart's CRD copy equals crds/. Exits 1 naming the fix on any drift.
+# Checks the Helm chart: `helm lint --strict` (default values and every optional feature on),
+# values.schema.json refuses bad values (each with the message helm prints), the optional objects
+# render as documented, deploy/igz-operator.yaml equals the chart rendered with its default
+# values, the chart's CRD copy equals crds/ and its appVersion is the package version (the default
+# image tag). Also lints the emulator chart of the in-cluster tests. Exits 1 naming the fix on any
+# drift.
 # Usage: hack/check-chart.sh            check
 #        hack/check-chart.sh --update   regenerate deploy/igz-operator.yaml (and the CRD copy)
 # Builds helm from Go modules once (hack/build-tools.sh helm, cached).
@@ -40,13 +44,129 @@ if $update; then
   log "wrote $DEPLOY and $CHART/crds/"
 fi
 
-"$HELM" lint --strict "$CHART" >/dev/null || {
-  "$HELM" lint --strict "$CHART" >&2 || true
-  die "helm lint $CHART failed"
+KV=(--kube-version "${KUBE_VERSION#v}")
+DIGEST=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+# Every optional feature on at once.
+ALL_ON=(--set replicaCount=2 --set image.digest=$DIGEST --set priorityClassName=system-cluster-critical
+  --set serviceMonitor.enabled=true --set-string serviceMonitor.labels.release=prometheus
+  --set networkPolicy.enabled=true --set mgmt.url=https://dashboard.example.com:8443
+  --set networkPolicy.apiServer.cidrs[0]=192.0.2.10/32 --set-string podAnnotations.a=b
+  --set-string podLabels.team=a --set-string nodeSelector.disk=ssd
+  --set tolerations[0].key=dedicated --set tolerations[0].operator=Exists
+  --set grants[0].name=everything --set grants[0].spec.namespaceSelector.matchLabels.tenant=a)
+
+lint() { # chart args...
+  local chart=$1; shift
+  "$HELM" lint --strict "$chart" "$@" >/dev/null || {
+    "$HELM" lint --strict "$chart" "$@" >&2 || true
+    die "helm lint --strict $chart $* failed"
+  }
 }
-log "helm lint $CHART: ok"
+lint "$CHART"
+lint "$CHART" "${ALL_ON[@]}"
+lint hack/cluster/emulator-chart --set accessKeys[0]=k
+log "helm lint --strict $CHART (defaults, every option on) and hack/cluster/emulator-chart: ok"
 
 failed=false
+
+# appVersion is the default image tag: it must name the image `make image` builds.
+version=$(cargo metadata --no-deps --format-version 1 |
+  python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="igz-operator"))')
+app_version=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$CHART/Chart.yaml")
+if [[ $app_version != "$version" ]]; then
+  log "error: $CHART/Chart.yaml appVersion is '$app_version', the igz-operator package version is $version (the default image tag)"
+  failed=true
+fi
+
+# Bad values are refused by helm (values.schema.json or the templates), each with a message
+# naming the value.
+refuses() { # expected-message-fragment helm-args...
+  local expected=$1; shift
+  local out
+  if out=$("$HELM" template igz-operator "$CHART" "${KV[@]}" "$@" 2>&1 >/dev/null); then
+    log "error: helm accepted bad values: $*"
+    failed=true
+  elif [[ $out != *"$expected"* ]]; then
+    log "error: helm refused $* with an unexpected message (expected '$expected'): $out"
+    failed=true
+  fi
+}
+refuses "additional properties 'replicas' not allowed" --set replicas=2
+refuses "/replicaCount" --set replicaCount=-1
+refuses "/replicaCount" --set-string replicaCount=two
+refuses "/logFormat" --set logFormat=xml
+refuses "/image/digest" --set image.digest=sha256:abc
+refuses "/image/pullPolicy" --set image.pullPolicy=Sometimes
+refuses "/resyncInterval" --set "resyncInterval=5 minutes"
+refuses "/mgmt/url" --set mgmt.url=dashboard.example.com
+refuses "/metrics/port" --set metrics.port=70000
+refuses "/concurrency" --set concurrency=0
+refuses "/podDisruptionBudget/enabled" --set podDisruptionBudget.enabled=maybe
+refuses "/podLabels/team" --set podLabels.team=1
+refuses "/networkPolicy/apiServer/cidrs/0" --set networkPolicy.apiServer.cidrs[0]=api.example.com
+refuses "/grants/0" --set grants[0].name=no-spec
+refuses "/watchNamespaces/0" --set watchNamespaces[0]=Team_A
+refuses "minAvailable or maxUnavailable, not both" --set podDisruptionBudget.enabled=true \
+  --set podDisruptionBudget.maxUnavailable=1
+refuses "/mgmt/existingSecret" --set mgmt.existingSecret=
+
+# The optional objects render as documented.
+rendered=$(mktemp "${TMPDIR:-/tmp}/igz-chart-options.XXXXXX")
+"$HELM" template igz-operator "$CHART" "${KV[@]}" --namespace igz-system "${ALL_ON[@]}" >"$rendered" ||
+  die "helm template with every option on failed"
+if ! python3 - "$DIGEST" "$rendered" <<'PY'; then failed=true; fi
+import sys, yaml
+digest = sys.argv[1]
+with open(sys.argv[2]) as f:
+    docs = {d["kind"]: d for d in yaml.safe_load_all(f) if d}
+errors = []
+def check(ok, what):
+    if not ok:
+        errors.append(what)
+pod = docs["Deployment"]["spec"]["template"]
+check(pod["spec"]["containers"][0]["image"] == f"localhost/igz-operator@{digest}", "image.digest wins over the tag")
+check(pod["spec"].get("priorityClassName") == "system-cluster-critical", "priorityClassName")
+check(pod["metadata"]["annotations"] == {"a": "b"}, "podAnnotations")
+check(pod["metadata"]["labels"].get("team") == "a", "podLabels")
+check(pod["spec"].get("nodeSelector") == {"disk": "ssd"}, "nodeSelector")
+check(pod["spec"].get("tolerations") == [{"key": "dedicated", "operator": "Exists"}], "tolerations")
+check(docs["PodDisruptionBudget"]["spec"] == {"minAvailable": 1, "selector": docs["Deployment"]["spec"]["selector"]}, "PodDisruptionBudget with replicaCount 2")
+sm = docs["ServiceMonitor"]
+check(sm["metadata"]["labels"].get("release") == "prometheus", "ServiceMonitor labels")
+check(sm["spec"]["endpoints"][0]["port"] == "metrics", "ServiceMonitor scrapes the metrics port")
+svc_labels = docs["Service"]["metadata"]["labels"]
+check(all(svc_labels.get(k) == v for k, v in sm["spec"]["selector"]["matchLabels"].items()), "ServiceMonitor selects the metrics Service")
+np = docs["NetworkPolicy"]["spec"]
+check(np["policyTypes"] == ["Ingress", "Egress"], "NetworkPolicy covers ingress and egress")
+check(np["ingress"] == [{"ports": [{"port": "metrics", "protocol": "TCP"}]}], "NetworkPolicy ingress: the metrics port only")
+egress = np["egress"]
+check(egress[0] == {"ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}], "to": [{"ipBlock": {"cidr": "192.0.2.10/32"}}]}, "NetworkPolicy egress to the API server")
+check(egress[1] == {"ports": [{"port": 8443, "protocol": "TCP"}]}, "NetworkPolicy egress to the management API on the port of mgmt.url")
+check([p["port"] for p in egress[2]["ports"]] == [53, 53], "NetworkPolicy egress to DNS")
+check(len(egress) == 3, "NetworkPolicy: nothing else")
+check(docs["GroupGrant"]["metadata"]["name"] == "everything", "grants")
+for e in errors:
+    print(f"[check-chart.sh] error: rendered chart with every option on: {e}", file=sys.stderr)
+sys.exit(1 if errors else 0)
+PY
+rm -f "$rendered"
+defaults=$("$HELM" template igz-operator "$CHART" "${KV[@]}")
+for kind in PodDisruptionBudget NetworkPolicy ServiceMonitor; do
+  if grep -q "^kind: $kind\$" <<<"$defaults"; then
+    log "error: the default values render a $kind (it must be opt-in)"
+    failed=true
+  fi
+done
+if ! grep -q '^kind: PodDisruptionBudget$' <<<"$("$HELM" template igz-operator "$CHART" "${KV[@]}" --set replicaCount=3)"; then
+  log "error: replicaCount 3 renders no PodDisruptionBudget"
+  failed=true
+fi
+if grep -q '^kind: PodDisruptionBudget$' <<<"$("$HELM" template igz-operator "$CHART" "${KV[@]}" --set replicaCount=3 --set podDisruptionBudget.enabled=false)"; then
+  log "error: podDisruptionBudget.enabled=false still renders one"
+  failed=true
+fi
+$failed || log "values.schema.json refuses bad values; optional objects render as documented"
+
 if ! diff -r crds "$CHART/crds" >&2; then
   log "error: $CHART/crds/ differs from crds/; run \`make crds\` (or hack/check-chart.sh --update)"
   failed=true

@@ -36,6 +36,41 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
+{{/* The image: repository@digest when a digest is given, else repository:tag (tag default:
+the chart's appVersion). */}}
+{{- define "igz-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/* PodDisruptionBudget: when asked (true/false), else only with more than one replica. */}}
+{{- define "igz-operator.pdb" -}}
+{{- $enabled := .Values.podDisruptionBudget.enabled }}
+{{- if kindIs "invalid" $enabled }}
+{{- if gt (int .Values.replicaCount) 1 }}true{{ end }}
+{{- else if $enabled }}true{{ end }}
+{{- end }}
+
+{{/* The management API's port as its endpoints see it: networkPolicy.mgmt.ports, else the port
+of mgmt.url (443 for https, 80 for http), else 443 (the in-pod default is https). */}}
+{{- define "igz-operator.mgmtPorts" -}}
+{{- if .Values.networkPolicy.mgmt.ports }}
+{{- toJson .Values.networkPolicy.mgmt.ports }}
+{{- else if .Values.mgmt.url }}
+{{- $u := urlParse .Values.mgmt.url }}
+{{- $parts := splitList ":" $u.host }}
+{{- if gt (len $parts) 1 }}
+{{- toJson (list (last $parts | int)) }}
+{{- else if eq $u.scheme "http" }}[80]
+{{- else }}[443]
+{{- end }}
+{{- else }}[443]
+{{- end }}
+{{- end }}
+
 {{/* Leader election: on when asked, and always with more than one replica. */}}
 {{- define "igz-operator.leaderElect" -}}
 {{- if or .Values.leaderElection.enabled (gt (int .Values.replicaCount) 1) }}true{{ end }}
