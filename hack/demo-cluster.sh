@@ -48,6 +48,7 @@ MSG
   else
     # Someone else's running cluster: take away only what the demo added.
     "$HELM" --kubeconfig "$CLUSTER_KUBECONFIG" uninstall igz-operator -n "$SYSTEM_NS" --wait >/dev/null 2>&1 || true
+    kc delete -f examples/grants/ --ignore-not-found >/dev/null 2>&1 || true
     kc delete namespace "$NAMESPACE" "$PLATFORM_NS" "$SYSTEM_NS" --wait=false >/dev/null 2>&1 || true
   fi
   log "demo-cluster finished in $((SECONDS - t_start))s"
@@ -78,70 +79,28 @@ for ns in "$SYSTEM_NS" "$PLATFORM_NS"; do
 done
 
 step "starting the management API emulator as a Pod (image $EMULATOR_IMAGE, seed hack/demo-seed.yaml)"
-kc -n "$PLATFORM_NS" create configmap igz-emulator-seed --from-file=seed.yaml=hack/demo-seed.yaml \
-  --dry-run=client -o yaml | kc apply -f - >/dev/null
-kc -n "$PLATFORM_NS" create secret generic igz-emulator-keys --from-literal=access-keys="$ACCESS_KEY" \
-  --dry-run=client -o yaml | kc apply -f - >/dev/null
-kc apply -f - >&2 <<EOF
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: igz-emulator, namespace: $PLATFORM_NS, labels: {app.kubernetes.io/name: igz-emulator}}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app.kubernetes.io/name: igz-emulator}}
-  template:
-    metadata: {labels: {app.kubernetes.io/name: igz-emulator}}
-    spec:
-      automountServiceAccountToken: false
-      securityContext:
-        runAsNonRoot: true
-        runAsUser: 65532
-        runAsGroup: 65532
-        seccompProfile: {type: RuntimeDefault}
-      containers:
-        - name: emulator
-          image: $EMULATOR_IMAGE
-          imagePullPolicy: Never
-          # In a Pod the emulator must listen beyond loopback; the Pod network exists only
-          # inside the cluster's network namespace.
-          args: [--listen, "0.0.0.0:8470", --allow-remote, --seed, /etc/igz-emulator/seed.yaml,
-                 --job-delay, "300"]
-          env:
-            - name: IGZ_EMULATOR_ACCESS_KEYS
-              valueFrom: {secretKeyRef: {name: igz-emulator-keys, key: access-keys}}
-          ports: [{name: http, containerPort: 8470}]
-          readinessProbe: {httpGet: {path: /__emulator/stats, port: http}, periodSeconds: 2}
-          securityContext:
-            allowPrivilegeEscalation: false
-            readOnlyRootFilesystem: true
-            capabilities: {drop: [ALL]}
-          resources:
-            requests: {cpu: 10m, memory: 16Mi}
-            limits: {memory: 128Mi}
-          volumeMounts: [{name: seed, mountPath: /etc/igz-emulator, readOnly: true}]
-      volumes: [{name: seed, configMap: {name: igz-emulator-seed}}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: igz-emulator, namespace: $PLATFORM_NS}
-spec:
-  selector: {app.kubernetes.io/name: igz-emulator}
-  ports: [{name: http, port: 8470, targetPort: http}]
-EOF
-kc -n "$PLATFORM_NS" rollout status deployment/igz-emulator --timeout=90s >&2
+# The emulator chart the in-cluster tests use too (hack/cluster/emulator-chart).
+"$HELM" --kubeconfig "$CLUSTER_KUBECONFIG" upgrade --install igz-emulator hack/cluster/emulator-chart \
+  -n "$PLATFORM_NS" --wait --timeout 90s --set image.repository="${EMULATOR_IMAGE%:*}" \
+  --set image.tag="$version" --set "accessKeys[0]=$ACCESS_KEY" --set-file seed=hack/demo-seed.yaml >/dev/null
 emulator_ip=$(kc -n "$PLATFORM_NS" get service igz-emulator -o jsonpath='{.spec.clusterIP}')
 emulator_url="http://$emulator_ip:8470"
 log "emulator Service at $emulator_url (reachable only inside the cluster's network namespace)"
 # The platform's view is read from the node's side of the namespace, through the same Service.
 platform_state() { in_netns curl -fsS --max-time 10 "$emulator_url/__emulator/state"; }
 
-step "installing the operator: helm install --wait (image $OPERATOR_IMAGE:$version)"
-kc -n "$SYSTEM_NS" create secret generic igz-operator-mgmt --from-literal=access-key="$ACCESS_KEY" \
+step "installing the operator as README.md says (Deploying to a cluster), with --wait"
+# The access key from a file, as README's `kubectl create secret ... --from-file` has it.
+key_file=$(mktemp "${TMPDIR:-/tmp}/igz-demo-key.XXXXXX")
+echo "$ACCESS_KEY" >"$key_file"
+kc -n "$SYSTEM_NS" create secret generic igz-operator-mgmt --from-file=access-key="$key_file" \
   --dry-run=client -o yaml | kc apply -f - >/dev/null
+rm -f "$key_file"
 t0=$SECONDS
+# The chart's default image (localhost/igz-operator:<appVersion>, IfNotPresent) is the one just
+# imported; `upgrade --install` is `helm install` that may be repeated (KEEP=1 runs).
 "$HELM" --kubeconfig "$CLUSTER_KUBECONFIG" upgrade --install igz-operator charts/igz-operator \
   -n "$SYSTEM_NS" --wait --timeout 180s \
-  --set image.repository="$OPERATOR_IMAGE" --set image.tag="$version" --set image.pullPolicy=Never \
   --set mgmt.url="$emulator_url" --set resyncInterval=30s --set logFormat=text >&2
 kc -n "$SYSTEM_NS" wait pod -l app.kubernetes.io/name=igz-operator --for=condition=Ready --timeout=60s >/dev/null
 log "helm install --wait returned in $((SECONDS - t0))s; the operator Pod is Ready:"
