@@ -47,13 +47,13 @@ fi
 KV=(--kube-version "${KUBE_VERSION#v}")
 DIGEST=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 # Every optional feature on at once.
-ALL_ON=(--set replicaCount=2 --set image.digest=$DIGEST --set priorityClassName=system-cluster-critical
+ALL_ON=(--set replicaCount=2 --set "image.digest=$DIGEST" --set priorityClassName=system-cluster-critical
   --set serviceMonitor.enabled=true --set-string serviceMonitor.labels.release=prometheus
   --set networkPolicy.enabled=true --set mgmt.url=https://dashboard.example.com:8443
-  --set networkPolicy.apiServer.cidrs[0]=192.0.2.10/32 --set-string podAnnotations.a=b
+  --set "networkPolicy.apiServer.cidrs[0]=192.0.2.10/32" --set-string podAnnotations.a=b
   --set-string podLabels.team=a --set-string nodeSelector.disk=ssd
-  --set tolerations[0].key=dedicated --set tolerations[0].operator=Exists
-  --set grants[0].name=everything --set grants[0].spec.namespaceSelector.matchLabels.tenant=a)
+  --set "tolerations[0].key=dedicated" --set "tolerations[0].operator=Exists"
+  --set "grants[0].name=everything" --set "grants[0].spec.namespaceSelector.matchLabels.tenant=a")
 
 lint() { # chart args...
   local chart=$1; shift
@@ -64,7 +64,7 @@ lint() { # chart args...
 }
 lint "$CHART"
 lint "$CHART" "${ALL_ON[@]}"
-lint hack/cluster/emulator-chart --set accessKeys[0]=k
+lint hack/cluster/emulator-chart --set "accessKeys[0]=k"
 log "helm lint --strict $CHART (defaults, every option on) and hack/cluster/emulator-chart: ok"
 
 failed=false
@@ -103,9 +103,9 @@ refuses "/metrics/port" --set metrics.port=70000
 refuses "/concurrency" --set concurrency=0
 refuses "/podDisruptionBudget/enabled" --set podDisruptionBudget.enabled=maybe
 refuses "/podLabels/team" --set podLabels.team=1
-refuses "/networkPolicy/apiServer/cidrs/0" --set networkPolicy.apiServer.cidrs[0]=api.example.com
-refuses "/grants/0" --set grants[0].name=no-spec
-refuses "/watchNamespaces/0" --set watchNamespaces[0]=Team_A
+refuses "/networkPolicy/apiServer/cidrs/0" --set "networkPolicy.apiServer.cidrs[0]=api.example.com"
+refuses "/grants/0" --set "grants[0].name=no-spec"
+refuses "/watchNamespaces/0" --set "watchNamespaces[0]=Team_A"
 refuses "minAvailable or maxUnavailable, not both" --set podDisruptionBudget.enabled=true \
   --set podDisruptionBudget.maxUnavailable=1
 refuses "/mgmt/existingSecret" --set mgmt.existingSecret=
