@@ -47,6 +47,10 @@ cluster-down: ## Stop the single-node cluster, remove its state and restore the 
 cluster-check: ## Check the single-node cluster: probes, Services, in-cluster API access, restricted Pods, helm --wait
 	hack/cluster-check.sh
 
+.PHONY: test-cluster
+test-cluster: ## Run the in-cluster tests (tests/cluster/): cluster-up, image + import, helm-installed operator Pods (root); KEEP=1 leaves the cluster running
+	KEEP=$(KEEP) hack/test-cluster.sh
+
 .PHONY: crds
 crds: ## Regenerate crds/ (and the chart's copy) from the Rust types
 	hack/gen-crds.sh
