@@ -21,6 +21,7 @@ esac
 
 hack/build-tools.sh helm
 HELM="$TOOLS_BIN/helm"
+python3 -c 'import yaml' 2>/dev/null || die "PyYAML is missing (the rendered chart is checked with it): apt-get install -y python3-yaml"
 CHART=charts/igz-operator
 DEPLOY=deploy/igz-operator.yaml
 
