@@ -1,6 +1,6 @@
 # shellcheck shell=bash disable=SC2034 # sourced: the variables are used by the scripts
 # Shared by hack/cluster-*.sh (the single-node cluster). Source it after hack/lib.sh.
-# The layout is described in hack/cluster/README-snippet.md.
+# The layout is described in README.md, "A real single-node cluster".
 
 CLUSTER_ROOT=$ROOT
 # Per checkout: configuration, certificates, logs and the admin kubeconfig (paths from lib.sh).
