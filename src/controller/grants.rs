@@ -140,8 +140,14 @@ impl Tenancy {
             .unwrap_or_default()
     }
 
-    /// Whether one grant covers all of `group`.
-    pub fn decide(&self, group: &Group) -> Verdict {
+    /// Whether one grant covers all of `group`. Waits for the first full read of grants and
+    /// namespaces: judged from a cache still filling, every Group would look ungranted at start.
+    pub async fn decide(&self, group: &Group) -> Verdict {
+        if !self.wait_until_ready().await {
+            return Verdict::NotGranted(
+                "the operator cannot read GroupGrants or namespaces (it is shutting down?)".into(),
+            );
+        }
         let request = Request::of(group);
         let grants = self.compiled();
         let labels = self.labels(&request.namespace);

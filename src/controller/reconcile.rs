@@ -71,7 +71,7 @@ async fn apply(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue
     // write of this reconcile returned, never on the copy the reconcile started with.
     let group = &mut group.clone();
     // Tenancy first: a Group no grant covers changes nothing on the platform (it is frozen).
-    let covering = match ctx.tenancy.decide(group) {
+    let covering = match ctx.tenancy.decide(group).await {
         Verdict::Permitted(covering) => covering,
         Verdict::NotGranted(message) => return not_granted(api, group, ctx, message).await,
     };
@@ -439,7 +439,7 @@ async fn cleanup(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Reque
     }
     // No longer granted: deleting may still remove a group this resource created (that only
     // takes access away), never one it adopted or whose origin it does not know.
-    if let Verdict::NotGranted(why) = ctx.tenancy.decide(group) {
+    if let Verdict::NotGranted(why) = ctx.tenancy.decide(group).await {
         let status = group.status.clone().unwrap_or_default();
         let created = status.origin == Some(GroupOrigin::Created) || status.group_id.is_none();
         if !created {
