@@ -31,6 +31,10 @@ pub struct Tenancy {
     compiled: Mutex<CompiledCache>,
     /// Bumped whenever a grant or a namespace's labels change.
     changes: watch::Receiver<u64>,
+    /// True once both caches have synced. A watch channel, not the stores' own readiness:
+    /// kube's `Store::wait_until_ready` wakes only the last of several tasks waiting at once,
+    /// and every reconcile waits here.
+    synced: watch::Receiver<bool>,
 }
 
 /// Compiled grants, with the (name, resourceVersion) list they were compiled from.
@@ -74,25 +78,38 @@ impl Tenancy {
             .predicate_filter(kube::runtime::predicates::labels, Default::default())
             .map(|_| ())
             .boxed();
+        let (synced_tx, synced) = watch::channel(false);
+        let (grants_synced, namespaces_synced) = (grants.clone(), namespaces.clone());
         let driver = async move {
-            let mut events = futures::stream::select(grant_events, namespace_events);
-            while events.next().await.is_some() {
-                bump();
-            }
+            let events = async {
+                let mut events = futures::stream::select(grant_events, namespace_events);
+                while events.next().await.is_some() {
+                    bump();
+                }
+            };
+            // One waiter per store (this task), so their single-waiter readiness is enough.
+            let ready = async {
+                if grants_synced.wait_until_ready().await.is_ok()
+                    && namespaces_synced.wait_until_ready().await.is_ok()
+                {
+                    let _ = synced_tx.send(true);
+                }
+            };
+            futures::join!(events, ready);
         };
         let tenancy = Arc::new(Self {
             grants,
             namespaces,
             compiled: Mutex::default(),
             changes,
+            synced,
         });
         (tenancy, driver)
     }
 
     /// Waits until both caches hold the cluster's state.
     pub async fn wait_until_ready(&self) -> bool {
-        self.grants.wait_until_ready().await.is_ok()
-            && self.namespaces.wait_until_ready().await.is_ok()
+        self.synced.clone().wait_for(|synced| *synced).await.is_ok()
     }
 
     /// A stream that yields once per change of grants or namespace labels.
