@@ -164,9 +164,7 @@ pub async fn operator_run(extra: &[&str]) -> (Numbers, common::Digest) {
     let process = common::operator(&ns, &emu.base_url(), "frugality", &args).await;
     let before = admin.stats().await;
     let (stop_sampling, sampler) = sample_rate(admin.clone());
-    let started = Instant::now();
-    common::apply_all(&api, &s, 0..s.groups).await;
-    let applied = started.elapsed();
+    let (started, applied) = common::apply_all(&ns, &s, 0..s.groups).await;
     let converge = common::wait_converged(&api, s.groups, started, Duration::from_secs(600)).await;
     let after = admin.stats().await;
     let _ = stop_sampling.send(());

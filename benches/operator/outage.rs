@@ -36,8 +36,7 @@ pub async fn run() {
         &["--resync-interval", "10s"],
     )
     .await;
-    let started = Instant::now();
-    common::apply_all(&api, &s, 0..s.groups).await;
+    let (started, _) = common::apply_all(&ns, &s, 0..s.groups).await;
     common::wait_converged(&api, s.groups, started, Duration::from_secs(600)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 

@@ -56,8 +56,7 @@ pub async fn run(sizes: &[usize], latency: bool) {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let empty = process.memory();
 
-        let started = Instant::now();
-        common::apply_all(&api, &s, 0..n).await;
+        let (started, _) = common::apply_all(&ns, &s, 0..n).await;
         let converge = common::wait_converged(&api, n, started, Duration::from_secs(1800)).await;
         // Then every Group resyncs once (with the platform picture it needs).
         let r0 = process.counter("igz_operator_reconciles").await;
