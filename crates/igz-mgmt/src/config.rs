@@ -105,13 +105,20 @@ impl Default for JobPolling {
 }
 
 /// How project role changes are batched: changes arriving within `linger` of the first one
-/// (and all that arrive while a transaction for their projects is in flight) share one
-/// transaction, which may span up to `max_projects` projects.
+/// (and all that arrive while a transaction for their projects is in flight, and for a while
+/// after it, see `busy_linger_max`) share one transaction, which may span up to
+/// `max_projects` projects.
 #[derive(Debug, Clone)]
 pub struct RoleBatching {
     /// How long the first change of an idle client waits for companions. Short: it is added to
     /// the time a lone change takes to reach the platform.
     pub linger: Duration,
+    /// While changes keep coming (some queued up behind the transaction that just ended), the
+    /// next one waits as long as that one took, up to this, for more companions. A burst (Groups
+    /// applied together, each reconciled when the apiserver gets to it) then needs about half
+    /// the transactions, each change waiting at most about two transactions' time; a lone
+    /// change never waits more than `linger`. Zero: the next transaction goes at once.
+    pub busy_linger_max: Duration,
     /// Projects one transaction may carry (1: one transaction per project, as the vendor SDK
     /// sends them). The platform's transaction names its projects in a list; should it refuse
     /// several, the client falls back to one project per transaction by itself.
@@ -123,10 +130,19 @@ pub struct RoleBatching {
     pub rounds_in_flight: usize,
 }
 
+impl RoleBatching {
+    /// How long the changes queued behind a transaction that took `took` wait for companions
+    /// before the next one goes.
+    pub fn linger_after(&self, took: Duration) -> Duration {
+        took.min(self.busy_linger_max)
+    }
+}
+
 impl Default for RoleBatching {
     fn default() -> Self {
         Self {
             linger: Duration::from_millis(10),
+            busy_linger_max: Duration::from_millis(250),
             max_projects: 20,
             rounds_in_flight: 1,
         }
@@ -275,6 +291,23 @@ fn running_namespace(service_account_dir: &Path) -> Option<String> {
 mod tests {
     use super::*;
     use secrecy::SecretString;
+
+    #[test]
+    fn a_busy_client_lingers_as_long_as_the_last_transaction_took_within_the_cap() {
+        let batching = RoleBatching::default();
+        let ms = Duration::from_millis;
+        assert_eq!(batching.linger_after(ms(120)), ms(120));
+        assert_eq!(batching.linger_after(ms(0)), ms(0));
+        assert_eq!(
+            batching.linger_after(Duration::from_secs(3)),
+            batching.busy_linger_max
+        );
+        let eager = RoleBatching {
+            busy_linger_max: Duration::ZERO,
+            ..RoleBatching::default()
+        };
+        assert_eq!(eager.linger_after(ms(120)), Duration::ZERO);
+    }
 
     #[test]
     fn explicit_endpoints_get_a_scheme_and_lose_trailing_slashes() {

@@ -164,6 +164,7 @@ impl MgmtClient {
     /// Carries one round's changes to the platform and tells each caller its outcome; then lets
     /// the changes that queued up behind it go.
     async fn run_role_round(&self, round: Round<RoleChange>) {
+        let started = std::time::Instant::now();
         let changes: Vec<Change<'_>> = round
             .iter()
             .flat_map(|(project, pending)| {
@@ -201,8 +202,9 @@ impl MgmtClient {
                 && !std::mem::replace(&mut queue.scheduled, true)
         };
         if schedule {
-            // What queued up behind this round has waited long enough.
-            self.schedule_roles(std::time::Duration::ZERO);
+            // Changes keep coming: let the next round wait about as long as this one took, so
+            // that more of them share it (a lone change never gets here; see RoleBatching).
+            self.schedule_roles(self.inner.role_batching.linger_after(started.elapsed()));
         }
     }
 
