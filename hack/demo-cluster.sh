@@ -8,6 +8,7 @@
 # Keep it running for exploration: `make demo-cluster KEEP=1` (or hack/demo-cluster.sh --keep).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/demo-steps.sh"
 source "$(dirname "$0")/cluster/common.sh"
 ROOT=$CLUSTER_ROOT
 cd "$ROOT"
@@ -20,7 +21,6 @@ NAMESPACE=igz-demo        # the Group resources
 ACCESS_KEY=demo-access-key
 HELM="$TOOLS_BIN/helm"
 
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
 t_start=$SECONDS
 cluster_started=false
 emulator_url=""
@@ -107,44 +107,8 @@ log "helm install --wait returned in $((SECONDS - t0))s; the operator Pod is Rea
 kc -n "$SYSTEM_NS" get pods -l app.kubernetes.io/name=igz-operator -o wide >&2
 kc -n "$SYSTEM_NS" logs deploy/igz-operator 2>/dev/null | grep -m3 -iE "starting|connect|lease|leader" | cut -c1-220 >&2 || true
 
-step "granting namespace $NAMESPACE (cluster admin): label tenant=demo, GroupGrant demo-team"
-kc label namespace "$NAMESPACE" tenant=demo --overwrite >/dev/null
-kc apply -f examples/grants/ >&2
-# The operator writes the grant into its admission policy a moment later; a dry run shows when.
-deadline=$((SECONDS + 60))
-until kc apply -n "$NAMESPACE" -f examples/ --dry-run=server >/dev/null 2>&1; do
-  ((SECONDS < deadline)) || die "the GroupGrant did not reach admission within 60s"
-  sleep 1
-done
-
-step "applying examples/*.yaml to namespace $NAMESPACE"
-kc apply -n "$NAMESPACE" -f examples/ >&2
-
-step "a Group that asks for more than the grant gives is refused (examples/refused/)"
-if refusal=$(kc apply -n "$NAMESPACE" -f examples/refused/ 2>&1); then
-  die "examples/refused/ was admitted; the GroupGrant is not enforced"
-fi
-printf '    %s\n' "$refusal" >&2
-
-step "waiting for every Group to be Ready"
-deadline=$((SECONDS + 120))
-until kc wait -n "$NAMESPACE" --for=condition=Ready groups --all --timeout=2s >/dev/null 2>&1; do
-  kc get groups -n "$NAMESPACE" --no-headers 2>/dev/null | sed 's/^/    /' >&2
-  ((SECONDS < deadline)) || die "Groups not Ready after 120s (see kubectl describe groups -n $NAMESPACE)"
-  sleep 2
-done
-
-step "kubectl get groups -A"
-kc get groups -A
-
-step "the platform's view (as the management API reports it)"
-platform_state | python3 "$ROOT/hack/platform-view.py"
-
-step "recent Events"
-kc get events -n "$NAMESPACE" --sort-by=.metadata.creationTimestamp 2>/dev/null | tail -n 15
+demo_apply_groups
 
 [[ -n $KEEP ]] && exit 0
 
-step "deleting the Groups: the finalizer cleans up the platform (legacy-analysts is Orphan: kept)"
-kc delete groups --all -n "$NAMESPACE" --timeout=60s >&2
-platform_state | python3 "$ROOT/hack/platform-view.py"
+demo_delete_groups

@@ -6,6 +6,7 @@
 # Keep it running for exploration: `make demo KEEP=1` (or hack/demo.sh --keep).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/demo-steps.sh"
 cd "$ROOT"
 
 KEEP=${KEEP:-}
@@ -15,7 +16,6 @@ NAMESPACE=igz-demo
 ACCESS_KEY=demo-access-key
 rm -rf "$DEMO_DIR" && mkdir -p "$DEMO_DIR"
 
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
 pids=()
 envtest_started=false
 teardown() {
@@ -71,45 +71,12 @@ sleep 1
 kill -0 "${pids[1]}" 2>/dev/null || die "the operator exited: $(cat "$DEMO_DIR/operator.log")"
 grep -m1 "igz-operator starting" "$DEMO_DIR/operator.log" >&2 || true
 
-step "granting namespace $NAMESPACE (cluster admin): label tenant=demo, GroupGrant demo-team"
 kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl label namespace "$NAMESPACE" tenant=demo --overwrite >/dev/null
-kubectl apply -f examples/grants/ >&2
-# The operator writes the grant into its admission policy a moment later; a dry run shows when.
-deadline=$((SECONDS + 60))
-until kubectl apply -n "$NAMESPACE" -f examples/ --dry-run=server >/dev/null 2>&1; do
-  ((SECONDS < deadline)) || die "the GroupGrant did not reach admission within 60s"
-  sleep 1
-done
-
-step "applying examples/*.yaml to namespace $NAMESPACE"
-kubectl apply -n "$NAMESPACE" -f examples/ >&2
-
-step "a Group that asks for more than the grant gives is refused (examples/refused/)"
-if refusal=$(kubectl apply -n "$NAMESPACE" -f examples/refused/ 2>&1); then
-  die "examples/refused/ was admitted; the GroupGrant is not enforced"
-fi
-printf '    %s\n' "$refusal" >&2
-
-step "waiting for every Group to be Ready"
-deadline=$((SECONDS + 120))
-until kubectl wait -n "$NAMESPACE" --for=condition=Ready groups --all --timeout=2s >/dev/null 2>&1; do
-  kubectl get groups -n "$NAMESPACE" --no-headers 2>/dev/null | sed 's/^/    /' >&2
-  ((SECONDS < deadline)) || die "Groups not Ready after 120s (see kubectl describe groups -n $NAMESPACE)"
-  sleep 2
-done
-
-step "kubectl get groups -A"
-kubectl get groups -A
-
-step "the platform's view (as the management API reports it)"
-curl -fsS "$EMULATOR_URL/__emulator/state" | python3 "$ROOT/hack/platform-view.py"
-
-step "recent Events"
-kubectl get events -n "$NAMESPACE" --sort-by=.metadata.creationTimestamp 2>/dev/null | tail -n 15
+# What demo-steps.sh needs: kubectl for this control plane, and the platform's state.
+kc() { kubectl "$@"; }
+platform_state() { curl -fsS "$EMULATOR_URL/__emulator/state"; }
+demo_apply_groups
 
 [[ -n $KEEP ]] && exit 0
 
-step "deleting the Groups: the finalizer cleans up the platform (legacy-analysts is Orphan: kept)"
-kubectl delete groups --all -n "$NAMESPACE" --timeout=60s >&2
-curl -fsS "$EMULATOR_URL/__emulator/state" | python3 "$ROOT/hack/platform-view.py"
+demo_delete_groups

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use igz_emulator::{EmulatorConfig, Faults, RunningEmulator, Seed, SeedProject, SeedUser};
+use igz_mgmt::{Credentials, MgmtClient, MgmtConfig, RateLimit};
 use igz_operator::crd::{Group, GroupGrant};
 use igz_testkit::emulator::Admin;
 use igz_testkit::envtest;
@@ -376,4 +377,21 @@ pub fn percentile_ms(samples: &[Duration], p: f64) -> f64 {
 
 pub fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
+}
+
+/// A client of our own for reading (and, for the latency floor, writing) the platform directly;
+/// its rate limit is far above anything the bench asks of it.
+pub fn platform_client(base: &str) -> MgmtClient {
+    let mut config = MgmtConfig::new(
+        base.parse().expect("url"),
+        Credentials::AccessKey {
+            username: None,
+            key: KEY.to_owned().into(),
+        },
+    );
+    config.rate_limit = RateLimit {
+        qps: 5000.0,
+        burst: std::num::NonZeroU32::new(5000).expect("non-zero"),
+    };
+    MgmtClient::new(config).expect("client")
 }

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use igz_mgmt::{Credentials, MgmtClient, MgmtConfig, RateLimit};
 use igz_testkit::emulator::Admin;
 
 use crate::common::{self, KEY, Scenario};
@@ -260,7 +259,7 @@ async fn naive_floor() -> f64 {
     let s = SCENARIO;
     let emu = common::start_emulator(&s, 0).await;
     let admin = Admin::for_emulator(&emu);
-    let client = client(&emu.base_url());
+    let client = common::platform_client(&emu.base_url());
     for i in 0..s.groups {
         client
             .create_group(&igz_mgmt::NewUserGroup {
@@ -284,21 +283,6 @@ async fn naive_floor() -> f64 {
     let q1 = admin.stats().await.requests_total;
     emu.shutdown().await;
     (q1 - q0) as f64 / ids.len() as f64
-}
-
-fn client(base: &str) -> MgmtClient {
-    let mut config = MgmtConfig::new(
-        base.parse().expect("url"),
-        Credentials::AccessKey {
-            username: None,
-            key: KEY.to_owned().into(),
-        },
-    );
-    config.rate_limit = RateLimit {
-        qps: 1000.0,
-        burst: std::num::NonZeroU32::new(1000).expect("non-zero"),
-    };
-    MgmtClient::new(config).expect("client")
 }
 
 /// The SDK script from scratch, then again on the synced platform (its idle resync).

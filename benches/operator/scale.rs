@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
-use igz_mgmt::{Credentials, MgmtClient, MgmtConfig, ProjectRole, RateLimit};
+use igz_mgmt::ProjectRole;
 use igz_operator::crd::Group;
 use igz_testkit::process::OperatorProcess;
 use kube::Api;
@@ -14,7 +14,7 @@ use kube::api::{Patch, PatchParams};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use serde_json::json;
 
-use crate::common::{self, KEY, Scenario, mib, percentile_ms};
+use crate::common::{self, Scenario, mib, percentile_ms};
 use crate::frugality::met;
 
 /// Groups of 5 members and one project role; a user is in about 5 groups.
@@ -91,21 +91,6 @@ pub async fn run(sizes: &[usize], latency: bool) {
     }
 }
 
-fn client(base: &str) -> MgmtClient {
-    let mut config = MgmtConfig::new(
-        base.parse().expect("url"),
-        Credentials::AccessKey {
-            username: None,
-            key: KEY.to_owned().into(),
-        },
-    );
-    config.rate_limit = RateLimit {
-        qps: 5000.0,
-        burst: std::num::NonZeroU32::new(5000).expect("non-zero"),
-    };
-    MgmtClient::new(config).expect("client")
-}
-
 const MEMBER_SAMPLES: usize = 60;
 const ROLE_SAMPLES: usize = 30;
 
@@ -121,7 +106,7 @@ async fn change_latency(
 ) {
     let n = s.groups;
     println!("\n== change latency with {n} idle Groups (no added platform latency)");
-    let platform = client(base);
+    let platform = common::platform_client(base);
     let user_ids: BTreeMap<String, String> = platform
         .list_users()
         .await

@@ -115,16 +115,8 @@ mod tests {
         let mut g = Group::new(
             "g",
             GroupSpec {
-                group_name: None,
-                description: None,
-                gid: None,
-                assigned_policies: None,
                 members: vec!["alice".into()],
-                members_policy: Default::default(),
-                project_roles: vec![],
-                deletion_policy: Default::default(),
-                adopt_existing: false,
-                management_policy: Default::default(),
+                ..Default::default()
             },
         );
         g.metadata.generation = Some(generation);

@@ -50,15 +50,7 @@ mod tests {
             name,
             GroupSpec {
                 group_name: group_name.map(str::to_owned),
-                description: None,
-                gid: None,
-                assigned_policies: None,
-                members: vec![],
-                members_policy: Default::default(),
-                project_roles: vec![],
-                deletion_policy: Default::default(),
-                adopt_existing: false,
-                management_policy: Default::default(),
+                ..Default::default()
             },
         );
         g.metadata.namespace = Some(ns.into());

@@ -331,12 +331,7 @@ mod tests {
         let mut g = Group::new(
             "team",
             GroupSpec {
-                group_name: None,
-                description: None,
-                gid: None,
-                assigned_policies: None,
                 members: vec!["alice".into()],
-                members_policy: Default::default(),
                 project_roles: vec![
                     ProjectRoleBinding {
                         project: "p1".into(),
@@ -351,9 +346,7 @@ mod tests {
                         role: ProjectRole::Editor,
                     },
                 ],
-                deletion_policy: Default::default(),
-                adopt_existing: false,
-                management_policy: Default::default(),
+                ..Default::default()
             },
         );
         g.metadata.generation = Some(3);

@@ -241,3 +241,10 @@ fn a_new_group_starts_with_observed_generation_zero() {
     let status = &version_schema()["properties"]["status"];
     assert_eq!(status["default"], json!({"observedGeneration": 0}));
 }
+
+#[test]
+fn the_default_spec_is_what_an_empty_spec_reads_as() {
+    // Tests build specs with `..Default::default()`: it must mean what the API server stores.
+    let empty: GroupSpec = serde_json::from_value(json!({})).unwrap();
+    assert_eq!(empty, GroupSpec::default());
+}

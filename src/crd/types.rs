@@ -23,7 +23,7 @@ pub const GID_MAX: i64 = 2_147_483_647;
 /// true), keeps its attributes, members and project roles equal to this spec, reverts changes made
 /// outside Kubernetes, and deletes the group when the resource is deleted (unless
 /// `deletionPolicy` is `Orphan`).
-#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "igz-operator.io",
     version = "v1alpha1",

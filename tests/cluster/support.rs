@@ -10,10 +10,10 @@ use igz_operator::crd::Group;
 use igz_testkit::paths::{hack_path, repo_root};
 use igz_testkit::wait;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Namespace, Pod, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Pod, Service, ServiceAccount};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{ListParams, LogParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{ListParams, LogParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config, ResourceExt};
 use serde_json::{Value, json};
@@ -626,25 +626,11 @@ impl Drop for Scenario {
     }
 }
 
+/// A namespace this test owns: marked with the test label (so a failed run's leftovers are found).
 async fn create_namespace(client: &Client, name: &str, labels: &[(&str, &str)]) {
-    let mut all = vec![(TEST_LABEL.to_owned(), "true".to_owned())];
-    all.extend(
-        labels
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    let ns = Namespace {
-        metadata: ObjectMeta {
-            name: Some(name.to_owned()),
-            labels: Some(all.into_iter().collect()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await
-        .unwrap_or_else(|e| panic!("create namespace {name}: {e}"));
+    let mut all = vec![(TEST_LABEL, "true")];
+    all.extend_from_slice(labels);
+    igz_testkit::envtest::create_namespace(client, name, &all).await;
 }
 
 /// Pods are refused until kube-controller-manager has made the namespace's `default`

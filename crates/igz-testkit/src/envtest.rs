@@ -53,16 +53,23 @@ pub async fn fresh_namespace_labelled(
         "{prefix}-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
-    let mut all = vec![("igz-operator.io/test".to_owned(), "true".to_owned())];
-    all.extend(
-        labels
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
+    let mut all = vec![("igz-operator.io/test", "true")];
+    all.extend_from_slice(labels);
+    create_namespace(client, &name, &all).await;
+    name
+}
+
+/// Creates the namespace `name` with exactly these labels (on any cluster the client reaches).
+pub async fn create_namespace(client: &Client, name: &str, labels: &[(&str, &str)]) {
     let ns = Namespace {
         metadata: ObjectMeta {
-            name: Some(name.clone()),
-            labels: Some(all.into_iter().collect()),
+            name: Some(name.to_owned()),
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ),
             ..Default::default()
         },
         ..Default::default()
@@ -70,6 +77,5 @@ pub async fn fresh_namespace_labelled(
     Api::<Namespace>::all(client.clone())
         .create(&PostParams::default(), &ns)
         .await
-        .expect("create test namespace");
-    name
+        .unwrap_or_else(|e| panic!("create namespace {name}: {e}"));
 }
