@@ -157,8 +157,13 @@ pub async fn kube_namespace(prefix: &str) -> (kube::Client, String, Api<Group>) 
 
 /// The operator binary as a process against `base_url`, watching `ns`.
 pub async fn operator(ns: &str, base_url: &str, name: &str, args: &[&str]) -> OperatorProcess {
+    // IGZ_BENCH_OPERATOR: run the operator through a wrapper instead (for example a script that
+    // execs heaptrack with the binary, to see where the memory goes).
+    let binary = std::env::var_os("IGZ_BENCH_OPERATOR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_igz-operator")));
     let launch = Launch {
-        binary: PathBuf::from(env!("CARGO_BIN_EXE_igz-operator")),
+        binary,
         kubeconfig: envtest::kubeconfig_path().clone(),
         mgmt_url: base_url.to_owned(),
         access_key: KEY.to_owned(),

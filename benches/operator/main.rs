@@ -11,6 +11,8 @@
 //!
 //! Knobs: BENCH_ONLY=frugality,memory,latency,outage (default all; `sweep` runs the
 //! frugality scenario over BENCH_SWEEP_QPS x BENCH_SWEEP_CONCURRENCY); BENCH_SIZES=1000,5000.
+//! IGZ_BENCH_OPERATOR=/path/to/wrapper runs the operator through a wrapper (for example one that
+//! execs `heaptrack -o FILE target/release/igz-operator "$@"`, to see where the memory goes).
 //! Goals are printed as met/MISSED; nothing here asserts a timing.
 
 mod common;
