@@ -24,6 +24,14 @@ use crate::crd::{Group, GroupGrant};
 use crate::plan::PlatformGroup;
 use crate::tenancy::{self, CompiledGrant, Decision, Request};
 
+/// Until both watches have read their resources once, no Group is reconciled (the operator is
+/// not Ready either): a watch that fails, for example for want of RBAC, must say so.
+fn log_watch_error<K>(event: Result<K, watcher::Error>, what: &str) {
+    if let Err(e) = event {
+        tracing::warn!(error = %e, "watching {what} failed; retrying with backoff");
+    }
+}
+
 /// Grants and namespace labels as last seen, and the grants compiled.
 pub struct Tenancy {
     grants: Store<GroupGrant>,
@@ -67,7 +75,7 @@ impl Tenancy {
             .reflect(grant_writer)
             // Deletions too: a withdrawn grant must reach the Groups and the admission policy.
             .touched_objects()
-            .map(|_| ())
+            .map(|event| log_watch_error(event, "GroupGrants"))
             .boxed();
         // Only label changes matter; namespaces come and go often in big clusters.
         let namespaces_api = Api::<PartialObjectMeta<Namespace>>::all(client);
@@ -76,7 +84,7 @@ impl Tenancy {
             .reflect(namespace_writer)
             .applied_objects()
             .predicate_filter(kube::runtime::predicates::labels, Default::default())
-            .map(|_| ())
+            .map(|event| log_watch_error(event, "namespaces"))
             .boxed();
         let (synced_tx, synced) = watch::channel(false);
         let (grants_synced, namespaces_synced) = (grants.clone(), namespaces.clone());

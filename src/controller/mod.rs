@@ -78,6 +78,22 @@ fn watch(api: Api<Group>) -> Watch {
     Watch { store, stream }
 }
 
+/// Says what the controller itself could not do. A failed reconcile is logged (and reported
+/// in status) by `reconcile::error_policy`; a watch that fails (for example RBAC that does not
+/// let the operator list Groups) would otherwise retry with backoff in silence.
+fn log_controller_error<T>(
+    result: Result<T, kube::runtime::controller::Error<reconcile::ReconcileError, watcher::Error>>,
+) {
+    use kube::runtime::controller::Error as ControllerError;
+    match result {
+        Ok(_) | Err(ControllerError::ReconcilerFailed(..)) => {}
+        Err(ControllerError::ObjectNotFound(object)) => {
+            tracing::debug!(%object, "a queued Group was deleted before its reconcile");
+        }
+        Err(e) => tracing::warn!(error = %e, "watching Groups failed; retrying with backoff"),
+    }
+}
+
 /// Each time the management API is back after an outage (see `MgmtClient::recoveries`): the
 /// Groups whose reconcile failed meanwhile, to retry them now instead of when their grown
 /// backoff would.
@@ -173,7 +189,7 @@ pub async fn run(
                 .reconcile_on(recovered(ctx.clone(), namespace))
                 .graceful_shutdown_on(shutdown)
                 .run(reconcile::reconcile, reconcile::error_policy, ctx)
-                .for_each(|_| async {})
+                .for_each(|result| async move { log_controller_error(result) })
         })
         .collect();
     // Ready once every watched namespace's cache and the tenancy caches have synced.

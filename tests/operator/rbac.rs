@@ -752,3 +752,103 @@ async fn check_leader_election(admin: &Client, sa: &Client, ns: &str) {
         "released"
     );
 }
+
+/// Without the right to list GroupGrants the operator cannot judge any Group: it says why in
+/// its log, reconciles nothing (a Group it cannot judge is neither written to the platform nor
+/// marked NotGranted), and carries on by itself once the right is granted.
+#[tokio::test]
+async fn missing_rbac_for_grants_is_logged_and_nothing_reconciles_until_granted() {
+    let full = chart_rbac();
+    let reads_grants =
+        |rule: &PolicyRule| rule.resources.iter().flatten().any(|r| r == "groupgrants");
+    let without_grants = ChartRbac {
+        cluster_rules: full
+            .cluster_rules
+            .iter()
+            .filter(|rule| !reads_grants(rule))
+            .cloned()
+            .collect(),
+        leader_election_rules: full.leader_election_rules.clone(),
+    };
+    assert!(
+        without_grants.cluster_rules.len() < full.cluster_rules.len(),
+        "the chart lets the operator read GroupGrants"
+    );
+    let mut h = Harness::without_operator("rbac-nogrants", &["alice"], &["default"]).await;
+    let admin = h.client.clone();
+    let ns = h.ns.clone();
+    let sa = "igz-operator";
+    let sa_client = service_account_client(&admin, &ns, sa).await;
+    let cluster_grant = grant(&admin, &without_grants, &ns, sa).await;
+    let role_name = cluster_grant.name.clone();
+    let outcome = AssertUnwindSafe(async {
+        wait_until_granted(&sa_client, &ns).await;
+        h.operator = Some(Operator::start(
+            &sa_client,
+            &ns,
+            &h.emulator.base_url(),
+            ACCESS_KEY,
+        ));
+        h.apply("rbac-team", json!({"members": ["alice"]}))
+            .await
+            .expect("apply Group");
+
+        // The error names this run's ServiceAccount, so it is this operator's line.
+        let who = format!("system:serviceaccount:{ns}:{sa}");
+        let logs = crate::support::logs();
+        igz_testkit::wait::until(
+            "the operator logs that it cannot watch GroupGrants",
+            igz_testkit::wait::DEFAULT_DEADLINE,
+            || async {
+                let text = logs.text();
+                if text
+                    .lines()
+                    .any(|l| l.contains("watching GroupGrants failed") && l.contains(&who))
+                {
+                    Ok(())
+                } else {
+                    Err("no such line yet".to_owned())
+                }
+            },
+        )
+        .await;
+        let unjudged = h.groups.get("rbac-team").await.expect("get Group");
+        let conditions = unjudged.status.map(|s| s.conditions).unwrap_or_default();
+        assert!(
+            conditions.is_empty(),
+            "a Group the operator cannot judge gets no verdict: {conditions:?}"
+        );
+        assert!(
+            h.platform_group("rbac-team").await.is_none(),
+            "nothing is written to the platform"
+        );
+
+        // The right is granted: the watch's retry reads the grants and the Group converges.
+        Api::<ClusterRole>::all(admin.clone())
+            .replace(
+                &role_name,
+                &PostParams::default(),
+                &ClusterRole {
+                    metadata: ObjectMeta {
+                        resource_version: Api::<ClusterRole>::all(admin.clone())
+                            .get(&role_name)
+                            .await
+                            .expect("get ClusterRole")
+                            .resource_version(),
+                        ..meta(&role_name, None)
+                    },
+                    rules: Some(full.cluster_rules.clone()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("grant reading GroupGrants");
+        h.wait_ready("rbac-team").await;
+    })
+    .catch_unwind()
+    .await;
+    cluster_grant.remove().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
