@@ -5,18 +5,21 @@
 # package version from Cargo.toml.
 # Usage: hack/image.sh [--save DIR]   (--save also writes DIR/<name>.tar, docker-archive format,
 #                                     which `ctr images import` and `podman load` read)
+#        hack/image.sh --binaries-only  (builds the static binaries only; prints their directory)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 save_dir=""
+binaries_only=false
 case "${1:-}" in
   "") ;;
   --save) save_dir=${2:?--save needs a directory} ;;
-  *) die "unknown argument '$1' (expected nothing or --save DIR)" ;;
+  --binaries-only) binaries_only=true ;;
+  *) die "unknown argument '$1' (expected nothing, --save DIR or --binaries-only)" ;;
 esac
 
-need podman "install it: apt-get install -y podman runc"
+$binaries_only || need podman "install it: apt-get install -y podman runc"
 need cargo "install Rust with rustup"
 [[ -f /usr/bin/musl-gcc ]] || die "musl-gcc is missing (aws-lc-sys compiles C for the musl target): apt-get install -y musl-tools"
 rustup target list --installed 2>/dev/null | grep -qx "$IMAGE_RUST_TARGET" ||
@@ -49,6 +52,11 @@ start=$SECONDS
 cargo build --locked --release --target "$IMAGE_RUST_TARGET" --bin igz-operator --bin igz-emulator
 log "binaries built in $((SECONDS - start))s"
 bin_dir="$CARGO_TARGET_DIR/$IMAGE_RUST_TARGET/release"
+if $binaries_only; then
+  # For make bench: the binaries the images would hold, without the images.
+  echo "$bin_dir"
+  exit 0
+fi
 
 context="$TARGET_DIR/image/context"
 rm -rf "$context" && mkdir -p "$context"

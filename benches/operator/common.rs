@@ -155,15 +155,36 @@ pub async fn kube_namespace(prefix: &str) -> (kube::Client, String, Api<Group>) 
     (kube, ns, api)
 }
 
-/// The operator binary as a process against `base_url`, watching `ns`.
-pub async fn operator(ns: &str, base_url: &str, name: &str, args: &[&str]) -> OperatorProcess {
-    // IGZ_BENCH_OPERATOR: run the operator through a wrapper instead (for example a script that
-    // execs heaptrack with the binary, to see where the memory goes).
-    let binary = std::env::var_os("IGZ_BENCH_OPERATOR")
+/// The operator binary this bench was built with. IGZ_BENCH_OPERATOR runs it through a wrapper
+/// instead (for example a script that execs heaptrack with the binary, to see where the memory
+/// goes).
+pub fn bench_binary() -> PathBuf {
+    std::env::var_os("IGZ_BENCH_OPERATOR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_igz-operator")));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_igz-operator")))
+}
+
+/// The operator binary the image ships (static musl, built by `hack/image.sh --binaries-only`),
+/// when hack/bench.d/20-operator.sh could build it.
+pub fn image_binary() -> Option<PathBuf> {
+    std::env::var_os("IGZ_BENCH_IMAGE_OPERATOR").map(PathBuf::from)
+}
+
+/// The operator (the bench's build) as a process against `base_url`, watching `ns`.
+pub async fn operator(ns: &str, base_url: &str, name: &str, args: &[&str]) -> OperatorProcess {
+    operator_binary(&bench_binary(), ns, base_url, name, args).await
+}
+
+/// `binary` as a process against `base_url`, watching `ns`.
+pub async fn operator_binary(
+    binary: &std::path::Path,
+    ns: &str,
+    base_url: &str,
+    name: &str,
+    args: &[&str],
+) -> OperatorProcess {
     let launch = Launch {
-        binary,
+        binary: binary.to_owned(),
         kubeconfig: envtest::kubeconfig_path().clone(),
         mgmt_url: base_url.to_owned(),
         access_key: KEY.to_owned(),
