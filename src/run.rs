@@ -13,7 +13,7 @@ use prometheus_client::registry::Registry;
 use secrecy::SecretString;
 
 use crate::cli::{MgmtArgs, RunArgs};
-use crate::controller::{self, ReconcileMetrics, Settings, Timing};
+use crate::controller::{self, KubeRequestMetrics, ReconcileMetrics, Settings, Timing};
 use crate::crd::Group;
 use crate::http::{self, Health};
 use crate::leader::{LeaseSettings, run_while_leader};
@@ -105,6 +105,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     mgmt_metrics.register(&mut registry);
     let reconcile_metrics = ReconcileMetrics::default();
     reconcile_metrics.register(&mut registry);
+    let kube_metrics = KubeRequestMetrics::default();
+    kube_metrics.register(&mut registry);
 
     let mgmt = MgmtClient::new(mgmt_config(&args.mgmt, credentials, mgmt_metrics)?)
         .map_err(|e| anyhow::anyhow!("invalid management API settings: {e}"))?;
@@ -124,7 +126,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     }
 
-    let kube = Client::try_default()
+    let kube = kube_client(kube_metrics)
         .await
         .context("cannot build a Kubernetes client (set KUBECONFIG or run in a pod)")?;
     check_crd_installed(&kube, args.watch_namespaces.first()).await?;
@@ -187,6 +189,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         )
     })
     .await
+}
+
+/// The Kubernetes client (KUBECONFIG or the in-cluster configuration), counting its requests.
+async fn kube_client(metrics: KubeRequestMetrics) -> anyhow::Result<Client> {
+    let config = kube::Config::infer().await?;
+    let count =
+        tower::util::MapRequestLayer::new(move |req: ::http::Request<kube::client::Body>| {
+            metrics.count(req.method(), req.uri());
+            req
+        });
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&count)
+        .build())
 }
 
 async fn check_crd_installed(kube: &Client, namespace: Option<&String>) -> anyhow::Result<()> {

@@ -421,3 +421,28 @@ pub fn platform_client(base: &str) -> MgmtClient {
     };
     MgmtClient::new(config).expect("client")
 }
+
+/// The operator's Kubernetes requests so far, "verb resource" -> count (its
+/// igz_operator_kube_requests counter).
+pub async fn kube_requests(process: &OperatorProcess) -> BTreeMap<String, f64> {
+    let text = process.metrics().await;
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("igz_operator_kube_requests_total{") else {
+            continue;
+        };
+        let Some((labels, value)) = rest.rsplit_once("} ") else {
+            continue;
+        };
+        let label = |key: &str| {
+            labels
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(&format!("{key}=\"")))
+                .map(|v| v.trim_end_matches('"').to_owned())
+                .unwrap_or_default()
+        };
+        *out.entry(format!("{} {}", label("verb"), label("resource")))
+            .or_insert(0.0) += value.parse::<f64>().unwrap_or(0.0);
+    }
+    out
+}

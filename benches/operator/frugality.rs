@@ -36,6 +36,8 @@ pub struct Numbers {
     pub applied: Duration,
     /// Mean time of one reconcile while converging.
     pub reconcile_mean: Duration,
+    /// The operator's Kubernetes requests while converging, "verb resource" -> count.
+    pub kube: BTreeMap<String, f64>,
 }
 
 /// Samples the emulator's request count every 50 ms until stopped; the most requests seen in
@@ -146,6 +148,21 @@ pub async fn run() {
     for (route, count) in &operator.routes {
         println!("  {:<58} {:>6.2}", route, *count as f64 / s.groups as f64);
     }
+    println!(
+        "operator Kubernetes requests while converging (per Group; the apiserver's CPU is shared with kubectl and the operator's own watch): {:.2} writes",
+        operator
+            .kube
+            .iter()
+            .filter(|(k, _)| !k.starts_with("get ")
+                && !k.starts_with("list ")
+                && !k.starts_with("watch "))
+            .map(|(_, n)| n)
+            .sum::<f64>()
+            / s.groups as f64
+    );
+    for (request, count) in &operator.kube {
+        println!("  {:<58} {:>6.2}", request, count / s.groups as f64);
+    }
 }
 
 pub fn met(ok: bool) -> &'static str {
@@ -162,10 +179,17 @@ pub async fn operator_run(extra: &[&str]) -> (Numbers, common::Digest) {
     args.extend_from_slice(extra);
     let process = common::operator(&ns, &emu.base_url(), "frugality", &args).await;
     let before = admin.stats().await;
+    let kube_before = common::kube_requests(&process).await;
     let (stop_sampling, sampler) = sample_rate(admin.clone());
     let (started, applied) = common::apply_all(&ns, &s, 0..s.groups).await;
     let converge = common::wait_converged(&api, s.groups, started, Duration::from_secs(600)).await;
     let after = admin.stats().await;
+    let kube: BTreeMap<String, f64> = common::kube_requests(&process)
+        .await
+        .into_iter()
+        .map(|(k, n)| (k.clone(), n - kube_before.get(&k).copied().unwrap_or(0.0)))
+        .filter(|(_, n)| *n > 0.0)
+        .collect();
     let _ = stop_sampling.send(());
     let peak_rate = sampler.await.unwrap_or(0.0);
     let reconcile_mean = process
@@ -207,6 +231,7 @@ pub async fn operator_run(extra: &[&str]) -> (Numbers, common::Digest) {
             peak_rate,
             applied,
             reconcile_mean: Duration::from_secs_f64(reconcile_mean),
+            kube,
         },
         digest,
     )
@@ -346,6 +371,7 @@ async fn sdk_run() -> Option<(Numbers, common::Digest)> {
             peak_rate,
             applied: Duration::ZERO,
             reconcile_mean: Duration::ZERO,
+            kube: BTreeMap::new(),
         },
         digest,
     ))

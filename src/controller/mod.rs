@@ -22,7 +22,7 @@ pub use context::{Context, Timing};
 pub use error::Error;
 pub use events::Events;
 pub use grants::{admission_policy_keeper, apply_admission_policy};
-pub use metrics::ReconcileMetrics;
+pub use metrics::{KubeRequestMetrics, ReconcileMetrics};
 pub use snapshot::{PlatformView, Snapshot};
 
 use std::sync::Arc;
@@ -30,7 +30,6 @@ use std::time::Duration;
 
 use futures::{FutureExt as _, StreamExt};
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::utils::Predicate;
 use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
 use kube::{Api, Client};
 
@@ -68,12 +67,11 @@ fn watch(api: Api<Group>) -> Watch {
         .modify(slim)
         .reflect(writer)
         .applied_objects()
-        // Our own status and annotation writes must not trigger reconciles: only spec changes
-        // (generation, which deletion also bumps) and finalizer changes do.
-        .predicate_filter(
-            predicates::generation.combine(predicates::finalizers),
-            Default::default(),
-        )
+        // Our own writes (status, annotations, our finalizer) must not trigger reconciles:
+        // only spec changes do (generation, which deletion also bumps). Our finalizer is added
+        // by the reconcile that needs it, which goes on at once (see `reconcile`); should
+        // someone remove it, the next resync puts it back.
+        .predicate_filter(predicates::generation, Default::default())
         .boxed();
     Watch { store, stream }
 }

@@ -31,13 +31,23 @@ pub type ReconcileError = finalizer::Error<Error>;
 pub async fn reconcile(group: Arc<Group>, ctx: Arc<Context>) -> Result<Requeue, ReconcileError> {
     let started = Instant::now();
     let api: Api<Group> = Api::namespaced(ctx.kube.clone(), &group.namespace().unwrap_or_default());
-    let result = finalizer(&api, FINALIZER, group.clone(), |event| async {
-        match event {
-            FinalizerEvent::Apply(group) => apply(&api, &group, &ctx).await,
-            FinalizerEvent::Cleanup(group) => cleanup(&api, &group, &ctx).await,
-        }
-    })
-    .await;
+    let result = if needs_finalizer(&group) {
+        // kube's `finalizer` helper would only add the finalizer here and wait for the watch to
+        // bring the patched resource back: a second reconcile and a write of its own for every
+        // new Group. `apply` adds it with its first write instead (a create's pending record
+        // carries it), before anything is written to the platform.
+        apply(&api, &group, &ctx)
+            .await
+            .map_err(finalizer::Error::ApplyFailed)
+    } else {
+        finalizer(&api, FINALIZER, group.clone(), |event| async {
+            match event {
+                FinalizerEvent::Apply(group) => apply(&api, &group, &ctx).await,
+                FinalizerEvent::Cleanup(group) => cleanup(&api, &group, &ctx).await,
+            }
+        })
+        .await
+    };
     let seconds = started.elapsed().as_secs_f64();
     match &result {
         Ok(_) => {
@@ -73,19 +83,30 @@ async fn apply(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue
     // Tenancy first: a Group no grant covers changes nothing on the platform (it is frozen).
     let covering = match ctx.tenancy.decide(group).await {
         Verdict::Permitted(covering) => covering,
-        Verdict::NotGranted(message) => return not_granted(api, group, ctx, message).await,
+        Verdict::NotGranted(message) => {
+            ensure_finalizer(api, group).await?;
+            return not_granted(api, group, ctx, message).await;
+        }
     };
     let desired = Desired::from_group(group);
     let (observed, plan) = match observe_and_plan(group, &desired, ctx).await {
         Ok(found) => found,
-        Err(e) => return Err(report_failure(api, group, ctx, e, Stage::Observing).await),
+        Err(e) => return Err(report_failure(api, group, ctx, e, Stage::Observing, None).await),
     };
     // Adoption needs a grant that allows it and covers what the platform group holds now.
     if let Some(existing) = adopted_by(&plan, &observed)
         && let Err(message) =
             grants::adoption_allowed(&covering, &group.namespace().unwrap_or_default(), existing)
     {
+        ensure_finalizer(api, group).await?;
         return not_granted(api, group, ctx, message).await;
+    }
+    // Before the first write: our finalizer, unless a create's pending record will carry it.
+    let create_carries_finalizer = plan.creates()
+        && plan.blocked.is_none()
+        && group.spec.management_policy == ManagementPolicy::Full;
+    if !create_carries_finalizer {
+        ensure_finalizer(api, group).await?;
     }
 
     if let Some(blocked) = &plan.blocked {
@@ -104,11 +125,21 @@ async fn apply(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue
         return observe_only(api, group, ctx, &observed, plan).await;
     }
 
-    let executed = match execute_plan(api, group, ctx, &observed, &plan).await {
-        Ok(executed) => executed,
-        Err(e) => return Err(report_failure(api, group, ctx, e, Stage::Changing).await),
+    let mut executed = Executed {
+        group_id: plan.group_id.clone().or(observed.status_group_id.clone()),
+        identity: None,
+        already_members: BTreeSet::new(),
     };
-    let group_id = executed.group_id;
+    if let Err(e) = execute_plan(api, group, ctx, &observed, &plan, &mut executed).await {
+        let identity = executed.identity.as_ref();
+        let error = report_failure(api, group, ctx, e, Stage::Changing, identity).await;
+        // The failure's status names the group a create made: its pending record is over.
+        if identity.is_some() && status_records(group, identity) {
+            settle_create_pending(api, group).await;
+        }
+        return Err(error);
+    }
+    let group_id = executed.group_id.clone();
 
     let platform = match &group_id {
         Some(id) => ctx.snapshot.peek(|view| view.group(id)).await.flatten(),
@@ -134,8 +165,16 @@ async fn apply(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue
         managed_members,
         ..plan
     };
-    let status = status::build(group, &plan, platform.as_ref(), &verdict, &now());
+    let mut status = status::build(group, &plan, platform.as_ref(), &verdict, &now());
+    if let Some((_, origin)) = &executed.identity {
+        status.origin = Some(*origin);
+    }
     write_status(api, group, status).await?;
+    // The status now names the group: a create's pending record (this reconcile's, or a stale
+    // one left by a process stopped before it could clear it) is over.
+    if executed.identity.is_some() || plan::pending_record_stale(&observed) {
+        settle_create_pending(api, group).await;
+    }
     Ok(match verdict {
         status::Verdict::Partial { .. } => Requeue::requeue(ctx.timing.missing_retry),
         _ => Requeue::requeue(ctx.timing.resync()),
@@ -253,24 +292,24 @@ async fn observe_and_plan(
 struct Executed {
     /// The group's id (known after a create or adoption).
     group_id: Option<String>,
+    /// The group this reconcile created or adopted, and how: status must name it.
+    identity: Option<(String, GroupOrigin)>,
     /// Usernames the plan added who turned out to be members already.
     already_members: BTreeSet<String>,
 }
 
-/// Runs the plan's actions in order, with an Event for each.
+/// Runs the plan's actions in order, with an Event for each; what was done so far is in
+/// `executed` also when an action fails.
 async fn execute_plan(
     api: &Api<Group>,
     group: &mut Group,
     ctx: &Context,
     observed: &Observed,
     plan: &Plan,
-) -> Result<Executed, Error> {
-    let mut executed = Executed {
-        group_id: plan.group_id.clone().or(observed.status_group_id.clone()),
-        already_members: BTreeSet::new(),
-    };
+    executed: &mut Executed,
+) -> Result<(), Error> {
     if plan.actions.is_empty() {
-        return Ok(executed);
+        return Ok(());
     }
     let name = group.effective_group_name();
     let progress = if plan
@@ -294,10 +333,16 @@ async fn execute_plan(
         }
     };
     // Also the freshness gate: it fails (409) when our cached copy of the resource is stale,
-    // before anything is written to the platform.
-    let mut status = status::with_verdict(group, &progress, &now());
-    status.planned_changes = plan.planned_changes();
-    write_status(api, group, status).await?;
+    // before anything is written to the platform. A new Group's first create skips it: the
+    // create's pending record, written under the same precondition right before the create, is
+    // its gate, and a Group with no conditions yet already reads as in progress to kstatus and
+    // Argo CD. One API server write less per new Group.
+    let first_create = plan.creates() && status::is_blank(group);
+    if !first_create {
+        let mut status = status::with_verdict(group, &progress, &now());
+        status.planned_changes = plan.planned_changes();
+        write_status(api, group, status).await?;
+    }
     if observed.spec_applied && !plan.drift.is_empty() {
         let note = format!(
             "Reverting changes made outside Kubernetes: {}.",
@@ -308,7 +353,7 @@ async fn execute_plan(
 
     for step in plan::steps(&plan.actions) {
         if let [action] = step {
-            execute_one(api, group, ctx, action, &progress, &mut executed).await?;
+            execute_one(api, group, ctx, action, executed).await?;
             continue;
         }
         // Membership (or role) changes of different users (or projects): all in flight at once,
@@ -322,7 +367,7 @@ async fn execute_plan(
         let mut first_error = None;
         for (action, outcome) in step.iter().zip(outcomes) {
             match outcome {
-                Ok(done) => report_done(group, ctx, action, &done, &mut executed).await,
+                Ok(done) => report_done(group, ctx, action, &done, executed).await,
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
@@ -332,7 +377,7 @@ async fn execute_plan(
             return Err(e);
         }
     }
-    Ok(executed)
+    Ok(())
 }
 
 /// Executes one action that runs alone: a create (with its pending record), an adoption, an
@@ -342,12 +387,13 @@ async fn execute_one(
     group: &mut Group,
     ctx: &Context,
     action: &Action,
-    progress: &status::Verdict,
     executed: &mut Executed,
 ) -> Result<(), Error> {
     let sent = SentGroup::of(action);
     if let Some(sent) = &sent {
-        // Before the request: should its answer be lost, the record proves what it sent.
+        // Before the request: should its answer be lost, the record proves what it sent. It
+        // stays until status names the group (the reconcile's last write), so a process
+        // stopped in between finds the group again by the record.
         set_create_pending(api, group, Some(sent)).await?;
     }
     let done = match execute(
@@ -363,21 +409,16 @@ async fn execute_one(
         Err(e) => return Err(e),
     };
     if let Some(id) = done.group_id.clone() {
-        // Record the id before anything else: from now on the group is found by id only.
-        let mut status = status::with_verdict(group, progress, &now());
-        status.group_id = Some(id.clone());
-        status.origin = Some(match action {
+        // Written to status with the reconcile's outcome (success or failure); until then the
+        // pending record (a create's) or adoptExisting (an adoption) finds the group again.
+        let origin = match action {
             Action::AdoptGroup {
                 lost_create: false, ..
             } => GroupOrigin::Adopted,
             _ => GroupOrigin::Created,
-        });
-        write_status(api, group, status).await?;
+        };
+        executed.identity = Some((id.clone(), origin));
         executed.group_id = Some(id);
-        // The id is recorded: a pending create (ours, or the lost one just found) is over.
-        if group.annotations().contains_key(CREATE_PENDING_ANNOTATION) {
-            set_create_pending(api, group, None).await?;
-        }
     }
     report_done(group, ctx, action, &done, executed).await;
     Ok(())
@@ -457,7 +498,7 @@ async fn cleanup(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Reque
     let desired = Desired::from_group(group);
     let observed = match observe_and_plan(group, &desired, ctx).await {
         Ok((observed, _)) => observed,
-        Err(e) => return Err(report_failure(api, group, ctx, e, Stage::Deleting).await),
+        Err(e) => return Err(report_failure(api, group, ctx, e, Stage::Deleting, None).await),
     };
     let actions = plan::plan_cleanup(group.spec.deletion_policy, &observed);
     if actions.is_empty() {
@@ -496,7 +537,7 @@ async fn cleanup(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Reque
             }
         }
         if let Some(e) = first_error {
-            return Err(report_failure(api, group, ctx, e, Stage::Deleting).await);
+            return Err(report_failure(api, group, ctx, e, Stage::Deleting, None).await);
         }
     }
     Ok(Requeue::await_change())
@@ -520,6 +561,7 @@ async fn report_failure(
     ctx: &Context,
     error: Error,
     stage: Stage,
+    identity: Option<&(String, GroupOrigin)>,
 ) -> Error {
     if error.is_stale_resource() {
         // Our cache lagged behind our own writes; the retry works from the fresh resource.
@@ -544,11 +586,69 @@ async fn report_failure(
     } else {
         status::Verdict::Failed { reason, message }
     };
-    let status = status::with_verdict(group, &verdict, &now());
+    let mut status = status::with_verdict(group, &verdict, &now());
+    if let Some((id, origin)) = identity {
+        status.group_id = Some(id.clone());
+        status.origin = Some(*origin);
+    }
     if let Err(e) = write_status(api, group, status).await {
         tracing::warn!(error = %e, "could not record the failure in status");
     }
     error
+}
+
+/// Whether the resource's status names the group `identity` says this reconcile made.
+fn status_records(group: &Group, identity: Option<&(String, GroupOrigin)>) -> bool {
+    let recorded = group.status.as_ref().and_then(|s| s.group_id.as_deref());
+    identity.is_some_and(|(id, _)| recorded == Some(id.as_str()))
+}
+
+/// Clears a create's pending record once status names the group. Best effort: a record left
+/// behind is found stale by the next reconcile (status names a group that exists) and cleared
+/// then; until then it only makes that reconcile read a fresh picture.
+async fn settle_create_pending(api: &Api<Group>, group: &mut Group) {
+    if !group.annotations().contains_key(CREATE_PENDING_ANNOTATION) {
+        return;
+    }
+    if let Err(e) = set_create_pending(api, group, None).await {
+        tracing::debug!(group = %ObjectRef::from_obj(&*group), error = %e, "could not clear the pending create record yet");
+    }
+}
+
+fn needs_finalizer(group: &Group) -> bool {
+    group.metadata.deletion_timestamp.is_none()
+        && !group.finalizers().iter().any(|f| f == FINALIZER)
+}
+
+/// The finalizers with ours added (a merge patch replaces the list; the resourceVersion
+/// precondition makes that safe against a concurrent change).
+fn with_our_finalizer(group: &Group) -> Vec<String> {
+    let mut finalizers = group.finalizers().to_vec();
+    if !finalizers.iter().any(|f| f == FINALIZER) {
+        finalizers.push(FINALIZER.to_owned());
+    }
+    finalizers
+}
+
+/// Adds our finalizer when it is missing, under the resourceVersion precondition of every
+/// write (so it is a freshness gate too).
+async fn ensure_finalizer(api: &Api<Group>, group: &mut Group) -> Result<(), Error> {
+    if !needs_finalizer(group) {
+        return Ok(());
+    }
+    let patch = serde_json::json!({"metadata": {
+        "resourceVersion": group.resource_version(),
+        "finalizers": with_our_finalizer(group),
+    }});
+    *group = api
+        .patch(
+            &group.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+        .map_err(|e| Error::kube("adding the finalizer", e))?;
+    Ok(())
 }
 
 /// Writes the status and keeps the updated resource in `group`, so the next write of this
@@ -572,10 +672,14 @@ async fn set_create_pending(
     sent: Option<&SentGroup>,
 ) -> Result<(), Error> {
     let value = sent.map(|sent| pending_create_record(sent, &now().0.to_string()));
-    let patch = serde_json::json!({"metadata": {
+    let mut patch = serde_json::json!({"metadata": {
         "resourceVersion": group.resource_version(),
         "annotations": {CREATE_PENDING_ANNOTATION: value},
     }});
+    // A new Group's finalizer goes with the record of its first create: one write, not two.
+    if sent.is_some() && needs_finalizer(group) {
+        patch["metadata"]["finalizers"] = serde_json::json!(with_our_finalizer(group));
+    }
     *group = api
         .patch(
             &group.name_any(),

@@ -294,6 +294,14 @@ pub fn partial(plan: &Plan) -> Option<Verdict> {
     (!message.is_empty()).then_some(Verdict::Partial { reason, message })
 }
 
+/// Whether the operator has written no conditions yet (a new Group).
+pub fn is_blank(group: &Group) -> bool {
+    group
+        .status
+        .as_ref()
+        .is_none_or(|s| s.conditions.is_empty())
+}
+
 /// Writes the whole status with server-side apply, only if the resource is still at the version
 /// `group` was read at (409 otherwise), and returns the updated resource. The precondition keeps
 /// a reconcile working from a cache that lags behind our own writes from replacing a newer status

@@ -179,7 +179,7 @@ macro_rules! reasons {
 reasons! {
     Available => "The platform group exists and matches the spec.",
     Observed => "managementPolicy is ObserveOnly: the platform group was read and nothing was written; status.plannedChanges lists what Full management would change.",
-    Creating => "The platform group is being created.",
+    Creating => "The platform group is being created again (it was deleted outside Kubernetes). A new Group's first create writes no progress: its conditions stay empty until that reconcile ends, which kstatus and Argo CD read as in progress.",
     Updating => "The platform group is being brought in line with the spec.",
     Deleting => "The resource is being deleted; the platform group is being cleaned up.",
     UserNotFound => "Some users in spec.members do not exist on the platform (see status.missingUsers); they are added once they appear.",

@@ -143,6 +143,14 @@ impl Plan {
         self.actions.iter().flat_map(Action::planned).collect()
     }
 
+    /// Whether the plan creates the platform group (its first write is then the create's
+    /// pending record).
+    pub fn creates(&self) -> bool {
+        self.actions
+            .iter()
+            .any(|a| matches!(a, Action::CreateGroup { .. }))
+    }
+
     /// Nothing to change and nothing missing: the platform matches the spec.
     pub fn is_converged(&self) -> bool {
         self.actions.is_empty()
@@ -219,6 +227,13 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
     };
     plan.drift.splice(0..0, drift);
     plan
+}
+
+/// Whether the resource's create-pending record is over although it is still there: status
+/// names a group that exists, so the group is found by its id and the record can prove nothing
+/// more (a process stopped after writing status and before clearing the record leaves one).
+pub fn pending_record_stale(observed: &Observed) -> bool {
+    observed.pending_create.is_some() && observed.owned_group().is_some()
 }
 
 /// Plans the platform side of deleting the resource: remove the group from every project role

@@ -228,7 +228,11 @@ async fn a_create_interrupted_before_its_answer_is_recognised_after_a_restart() 
         g.status.as_ref().unwrap().group_id.as_deref(),
         Some(platform.id.as_str())
     );
-    assert!(!g.annotations().contains_key(CREATE_PENDING_ANNOTATION));
+    // The record is cleared once status names the group (right after Ready is written).
+    h.wait_for("own", "the pending record cleared", |g| {
+        !g.annotations().contains_key(CREATE_PENDING_ANNOTATION)
+    })
+    .await;
     assert_eq!(h.member_names(&platform).await, ["alice"]);
 
     let blocked = h.wait_reason("legacy-record", "AlreadyExists").await;

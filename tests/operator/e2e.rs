@@ -121,6 +121,83 @@ async fn nothing_changed_means_no_platform_writes() {
     h.stop().await;
 }
 
+/// Every version of a new Group the API server stores until it is Ready: the finalizer comes
+/// with the create's pending record (one write, before the platform create), then the status
+/// naming the group, then the record is cleared. A finalizer someone removes comes back.
+#[tokio::test]
+async fn a_new_group_costs_three_writes_and_keeps_its_finalizer() {
+    use futures::StreamExt as _;
+    use igz_operator::crd::{CREATE_PENDING_ANNOTATION, FINALIZER};
+    use kube::runtime::watcher;
+
+    let h = Harness::start("e2e-writes", &["alice"], &["default"]).await;
+    let mut versions = watcher(
+        h.groups.clone(),
+        watcher::Config::default().fields("metadata.name=fresh"),
+    )
+    .boxed();
+    // The watch has listed (nothing) before the Group exists.
+    while !matches!(versions.next().await, Some(Ok(watcher::Event::InitDone))) {}
+    h.apply(
+        "fresh",
+        json!({"members": ["alice"], "projectRoles": [{"project": "default", "role": "Editor"}]}),
+    )
+    .await
+    .unwrap();
+    let ready_and_settled = |g: &igz_operator::crd::Group| {
+        !g.annotations().contains_key(CREATE_PENDING_ANNOTATION)
+            && condition(g, "Ready").is_some_and(|c| c.0 == "True")
+    };
+    let settled = h
+        .wait_for("fresh", "Ready, record cleared", ready_and_settled)
+        .await;
+    let mut seen = Vec::new();
+    while let Some(event) = versions.next().await {
+        if let Ok(watcher::Event::Apply(g) | watcher::Event::InitApply(g)) = event {
+            let done = g.resource_version() == settled.resource_version();
+            seen.push(g);
+            if done {
+                break;
+            }
+        }
+    }
+    let describe = |g: &igz_operator::crd::Group| {
+        (
+            g.finalizers().to_vec(),
+            g.annotations().contains_key(CREATE_PENDING_ANNOTATION),
+            g.status.as_ref().and_then(|s| s.group_id.clone()).is_some(),
+        )
+    };
+    let steps: Vec<_> = seen.iter().map(describe).collect();
+    let ours = vec![FINALIZER.to_owned()];
+    assert_eq!(
+        steps,
+        [
+            (vec![], false, false),
+            (ours.clone(), true, false),
+            (ours.clone(), true, true),
+            (ours.clone(), false, true),
+        ],
+        "created by kubectl, then the operator's three writes"
+    );
+    assert_eq!(h.platform_groups_named("fresh").await, 1);
+
+    // Someone strips the finalizer: the next resync (2 s in tests) puts it back.
+    h.groups
+        .patch(
+            "fresh",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .unwrap();
+    h.wait_for("fresh", "the finalizer back", |g| {
+        g.finalizers().iter().any(|f| f == FINALIZER)
+    })
+    .await;
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn missing_users_and_projects_are_reported_then_picked_up() {
     let h = Harness::start("e2e-missing", &["alice"], &["default"]).await;

@@ -8,6 +8,7 @@ use std::process::Stdio;
 use igz_emulator::FaultsPatch;
 use igz_mgmt::NewUserGroup;
 use igz_operator::crd::{GroupGrant, TenantPolicy};
+use kube::ResourceExt as _;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
@@ -178,7 +179,9 @@ async fn kstatus_and_argo_cd_read_every_state_right() {
         snapshot(&h, "admins").await,
     ));
 
-    // Creating, frozen mid-way: every request takes 20 s, the status says Creating at once.
+    // Creating, frozen mid-way: every request takes 20 s. The create's pending record is on the
+    // resource and its status is still the CRD's default (observedGeneration 0): a create writes
+    // status once, when it ends.
     h.faults(FaultsPatch {
         latency_ms: Some(20_000),
         ..Default::default()
@@ -187,7 +190,11 @@ async fn kstatus_and_argo_cd_read_every_state_right() {
     h.apply("slow", json!({"members": ["alice"]}))
         .await
         .unwrap();
-    h.wait_reason("slow", "Creating").await;
+    h.wait_for("slow", "the create under way", |g| {
+        g.annotations()
+            .contains_key(igz_operator::crd::CREATE_PENDING_ANNOTATION)
+    })
+    .await;
     seen.push(("creating".into(), snapshot(&h, "slow").await));
 
     // Deleting while the platform is down.
