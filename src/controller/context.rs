@@ -32,6 +32,10 @@ pub struct Timing {
     /// Error backoff bounds (exponential with jitter, per Group).
     pub error_backoff_min: Duration,
     pub error_backoff_max: Duration,
+    /// A reconcile that changes nothing in status but `lastSyncTime` writes it only when the
+    /// recorded one is this old: rewriting every Group's status at every resync costs the API
+    /// server a write per Group per interval (17 a second at 5,000 Groups and 5 minutes).
+    pub status_refresh: Duration,
 }
 
 impl Timing {
@@ -42,6 +46,7 @@ impl Timing {
             blocked_retry: resync_interval.min(Duration::from_secs(60)),
             error_backoff_min: Duration::from_secs(1),
             error_backoff_max: Duration::from_secs(300),
+            status_refresh: Duration::from_secs(3600),
         }
     }
 

@@ -118,7 +118,7 @@ async fn apply(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue
         }
         let verdict = status::Verdict::Blocked { reason, message };
         let status = status::build(group, &plan, None, &verdict, &now());
-        write_status(api, group, status).await?;
+        record_status(api, group, ctx, status).await?;
         return Ok(Requeue::requeue(ctx.timing.blocked_retry));
     }
     if group.spec.management_policy == ManagementPolicy::ObserveOnly {
@@ -169,7 +169,7 @@ async fn apply(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue
     if let Some((_, origin)) = &executed.identity {
         status.origin = Some(*origin);
     }
-    write_status(api, group, status).await?;
+    record_status(api, group, ctx, status).await?;
     // The status now names the group: a create's pending record (this reconcile's, or a stale
     // one left by a process stopped before it could clear it) is over.
     if executed.identity.is_some() || plan::pending_record_stale(&observed) {
@@ -233,7 +233,7 @@ async fn observe_only(
     if adopted && status.origin.is_none() {
         status.origin = Some(GroupOrigin::Adopted);
     }
-    write_status(api, group, status).await?;
+    record_status(api, group, ctx, status).await?;
     Ok(Requeue::requeue(ctx.timing.resync()))
 }
 
@@ -268,7 +268,7 @@ async fn not_granted(
     }
     let verdict = status::Verdict::Blocked { reason, message };
     let status = status::with_verdict(group, &verdict, &now());
-    write_status(api, group, status).await?;
+    record_status(api, group, ctx, status).await?;
     Ok(Requeue::requeue(ctx.timing.blocked_retry))
 }
 
@@ -591,7 +591,7 @@ async fn report_failure(
         status.group_id = Some(id.clone());
         status.origin = Some(*origin);
     }
-    if let Err(e) = write_status(api, group, status).await {
+    if let Err(e) = record_status(api, group, ctx, status).await {
         tracing::warn!(error = %e, "could not record the failure in status");
     }
     error
@@ -649,6 +649,20 @@ async fn ensure_finalizer(api: &Api<Group>, group: &mut Group) -> Result<(), Err
         .await
         .map_err(|e| Error::kube("adding the finalizer", e))?;
     Ok(())
+}
+
+/// Writes a reconcile's outcome unless it says nothing new (`status::worth_writing`): a resync
+/// that changes nothing writes nothing.
+async fn record_status(
+    api: &Api<Group>,
+    group: &mut Group,
+    ctx: &Context,
+    status: GroupStatus,
+) -> Result<(), Error> {
+    if !status::worth_writing(group.status.as_ref(), &status, ctx.timing.status_refresh) {
+        return Ok(());
+    }
+    write_status(api, group, status).await
 }
 
 /// Writes the status and keeps the updated resource in `group`, so the next write of this

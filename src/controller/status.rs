@@ -1,6 +1,8 @@
 //! Status: what the last reconcile found and did, as facts and the Ready/Synced conditions.
 //! Building it is pure; writing it is one server-side apply of the whole status.
 
+use std::time::Duration;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Patch, PatchParams};
 use kube::{Api, ResourceExt};
@@ -302,6 +304,32 @@ pub fn is_blank(group: &Group) -> bool {
         .is_none_or(|s| s.conditions.is_empty())
 }
 
+/// Whether `next` is worth a write over `previous`: when anything in it changes, or when only
+/// `lastSyncTime` would move and the recorded one is at least `refresh` old. A resync that
+/// finds the platform as the spec wants it then costs the API server nothing.
+pub fn worth_writing(
+    previous: Option<&GroupStatus>,
+    next: &GroupStatus,
+    refresh: Duration,
+) -> bool {
+    let Some(previous) = previous else {
+        return true;
+    };
+    let same_apart_from_sync_time = GroupStatus {
+        last_sync_time: next.last_sync_time.clone(),
+        ..previous.clone()
+    } == *next;
+    if !same_apart_from_sync_time {
+        return true;
+    }
+    match (&previous.last_sync_time, &next.last_sync_time) {
+        (Some(then), Some(now)) => jiff::SignedDuration::try_from(refresh)
+            .is_ok_and(|refresh| now.0.duration_since(then.0) >= refresh),
+        (None, None) => false,
+        _ => true,
+    }
+}
+
 /// Writes the whole status with server-side apply, only if the resource is still at the version
 /// `group` was read at (409 otherwise), and returns the updated resource. The precondition keeps
 /// a reconcile working from a cache that lags behind our own writes from replacing a newer status
@@ -518,5 +546,61 @@ mod tests {
         assert_eq!(status.group_id.as_deref(), Some("g1"));
         assert_eq!(condition(&status, "Ready").reason, "Deleting");
         assert_eq!(condition(&status, "Ready").status, "False");
+    }
+
+    /// A resync that finds everything as it was builds the same status but for lastSyncTime:
+    /// not written until the recorded time is `refresh` old; any other change is written at once.
+    #[test]
+    fn only_a_change_or_an_old_sync_time_is_worth_a_write() {
+        let refresh = Duration::from_secs(3600);
+        let plan = Plan {
+            group_id: Some("g1".into()),
+            ..Default::default()
+        };
+        let mut g = group();
+        let first = build(&g, &plan, Some(&platform()), &Verdict::Available, &now(100));
+        assert!(worth_writing(None, &first, refresh), "no status yet");
+        g.status = Some(first.clone());
+
+        let resync = build(&g, &plan, Some(&platform()), &Verdict::Available, &now(400));
+        assert_eq!(resync.last_sync_time, Some(now(400)));
+        assert!(!worth_writing(Some(&first), &resync, refresh));
+        let an_hour_on = build(
+            &g,
+            &plan,
+            Some(&platform()),
+            &Verdict::Available,
+            &now(3700),
+        );
+        assert!(worth_writing(Some(&first), &an_hour_on, refresh));
+
+        let mut fewer = platform();
+        fewer.member_ids.clear();
+        let changed = build(&g, &plan, Some(&fewer), &Verdict::Available, &now(400));
+        assert!(
+            worth_writing(Some(&first), &changed, refresh),
+            "members changed"
+        );
+        let failed = Verdict::Failed {
+            reason: Reason::ApiUnavailable,
+            message: "down".into(),
+        };
+        let failure = with_verdict(&g, &failed, &now(400));
+        assert!(
+            worth_writing(Some(&first), &failure, refresh),
+            "Ready turned False"
+        );
+        g.status = Some(failure.clone());
+        let same_failure = with_verdict(&g, &failed, &now(500));
+        assert!(
+            !worth_writing(Some(&failure), &same_failure, refresh),
+            "the same failure again"
+        );
+        g.metadata.generation = Some(4);
+        let new_spec = with_verdict(&g, &failed, &now(500));
+        assert!(
+            worth_writing(Some(&failure), &new_spec, refresh),
+            "a newer generation seen"
+        );
     }
 }

@@ -298,7 +298,9 @@ pub struct GroupStatus {
     #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub managed_members: Vec<String>,
 
-    /// When the operator last compared the platform group with the spec.
+    /// When the operator last compared the platform group with the spec. When nothing else in
+    /// status changes, it is written at most once an hour (resyncs that find nothing to do
+    /// cost the API server no write).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,
 

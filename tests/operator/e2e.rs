@@ -107,15 +107,33 @@ async fn nothing_changed_means_no_platform_writes() {
     )
     .await
     .unwrap();
-    h.wait_ready("idle").await;
-    let before = h.admin.stats().await.writes_total;
+    let ready = h
+        .wait_for("idle", "Ready, the create's record cleared", |g| {
+            !g.annotations()
+                .contains_key(igz_operator::crd::CREATE_PENDING_ANNOTATION)
+                && condition(g, "Ready").is_some_and(|c| c.0 == "True")
+        })
+        .await;
+    let before = h.admin.stats().await;
     // Several resyncs (2 s each in tests) pass with the platform already matching the spec.
     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     let g = h.wait_ready("idle").await;
-    let after = h.admin.stats().await.writes_total;
+    let after = h.admin.stats().await;
     assert_eq!(
-        before, after,
+        before.writes_total, after.writes_total,
         "resyncs of an unchanged group must not write to the platform"
+    );
+    assert!(
+        after.requests_total > before.requests_total,
+        "the resyncs re-read the platform"
+    );
+    // Nor to the API server: status changes only in lastSyncTime, which waits for its hour.
+    assert_eq!(
+        g.resource_version(),
+        ready.resource_version(),
+        "resyncs that change nothing must not rewrite the status: {:#?} then {:#?}",
+        ready.status,
+        g.status
     );
     assert!(g.status.unwrap().last_sync_time.is_some());
     h.stop().await;
