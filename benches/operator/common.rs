@@ -199,30 +199,77 @@ pub async fn operator_binary(
     process
 }
 
-/// Applies Groups `range` of the scenario as a user would: one `kubectl apply -f` of a file
-/// holding every manifest, once admission takes them. The operator writes a new GroupGrant into
-/// its admission policy a moment after the grant appears, so first a server-side dry run of one
-/// manifest is repeated until admission accepts it (as hack/demo.sh does); that wait is not part
-/// of what is timed. Returns when kubectl started (the start of the measured time) and how long
-/// the apply took.
+/// How the bench hands the Groups to Kubernetes, as users do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applier {
+    /// One `kubectl apply -f` of a file holding every manifest (kubectl sends them one by one).
+    Kubectl,
+    /// One `helm install` of a chart holding every manifest (helm creates the objects of one
+    /// kind concurrently).
+    Helm,
+}
+
+impl Applier {
+    pub fn label(self) -> &'static str {
+        match self {
+            Applier::Kubectl => "kubectl apply",
+            Applier::Helm => "helm install",
+        }
+    }
+}
+
+/// Applies Groups `range` of the scenario as a user would (see [`Applier`]), once admission
+/// takes them. The operator writes a new GroupGrant into its admission policy a moment after the
+/// grant appears, so first a server-side dry run of one manifest is repeated until admission
+/// accepts it (as hack/demo.sh does); that wait is not part of what is timed. Returns when the
+/// apply started (the start of the measured time) and how long it took.
 pub async fn apply_all(
     ns: &str,
     scenario: &Scenario,
     range: std::ops::Range<usize>,
 ) -> (Instant, Duration) {
+    apply_all_with(Applier::Kubectl, ns, scenario, range).await
+}
+
+pub async fn apply_all_with(
+    applier: Applier,
+    ns: &str,
+    scenario: &Scenario,
+    range: std::ops::Range<usize>,
+) -> (Instant, Duration) {
     let dir = work_dir();
-    let all = dir.join(format!("{ns}-groups.json"));
     let first = dir.join(format!("{ns}-first.json"));
     let list = |items: Vec<Value>| {
         serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "List", "items": items}))
             .expect("json")
     };
-    std::fs::write(
-        &all,
-        list(range.clone().map(|i| scenario.manifest(i)).collect()),
-    )
-    .expect("write manifests");
     std::fs::write(&first, list(vec![scenario.manifest(range.start)])).expect("write manifest");
+    let manifests = range.clone().map(|i| scenario.manifest(i));
+    let (program, args, target) = match applier {
+        Applier::Kubectl => {
+            let all = dir.join(format!("{ns}-groups.json"));
+            std::fs::write(&all, list(manifests.collect())).expect("write manifests");
+            ("kubectl".into(), vec!["apply", "-o", "name", "-f"], all)
+        }
+        Applier::Helm => {
+            let chart = dir.join(format!("{ns}-chart"));
+            std::fs::create_dir_all(chart.join("templates")).expect("chart dir");
+            std::fs::write(
+                chart.join("Chart.yaml"),
+                "apiVersion: v2\nname: bench-groups\nversion: 0.1.0\n",
+            )
+            .expect("Chart.yaml");
+            // JSON is YAML: one document per Group.
+            let documents: Vec<String> = manifests.map(|m| m.to_string()).collect();
+            std::fs::write(
+                chart.join("templates/groups.yaml"),
+                documents.join("\n---\n"),
+            )
+            .expect("templates");
+            let helm = igz_testkit::paths::hack_path("TOOLS_BIN").join("helm");
+            (helm, vec!["install", "bench-groups"], chart)
+        }
+    };
 
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -243,10 +290,11 @@ pub async fn apply_all(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let started = Instant::now();
-    let out = kubectl(ns, &["apply", "-o", "name", "-f"], &all).await;
+    let out = run_on_cluster(program.as_ref(), ns, &args, &target).await;
     assert!(
         out.status.success(),
-        "kubectl apply failed: {}",
+        "{} failed: {}",
+        applier.label(),
         String::from_utf8_lossy(&out.stderr)
     );
     (started, started.elapsed())
@@ -254,14 +302,24 @@ pub async fn apply_all(
 
 /// Runs `kubectl ARGS FILE -n NS` against the local control plane.
 async fn kubectl(ns: &str, args: &[&str], file: &std::path::Path) -> std::process::Output {
-    tokio::process::Command::new("kubectl")
+    run_on_cluster("kubectl".as_ref(), ns, args, file).await
+}
+
+/// Runs `PROGRAM ARGS PATH -n NS` (kubectl or helm) against the local control plane.
+async fn run_on_cluster(
+    program: &std::path::Path,
+    ns: &str,
+    args: &[&str],
+    path: &std::path::Path,
+) -> std::process::Output {
+    tokio::process::Command::new(program)
         .env("KUBECONFIG", envtest::kubeconfig_path())
         .args(args)
-        .arg(file)
+        .arg(path)
         .args(["-n", ns])
         .output()
         .await
-        .expect("run kubectl")
+        .unwrap_or_else(|e| panic!("run {}: {e}", program.display()))
 }
 
 pub fn is_ready(group: &Group) -> bool {

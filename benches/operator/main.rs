@@ -2,15 +2,17 @@
 //! plane and the emulator. Every number is printed next to a baseline measured in the same run:
 //!
 //! - frugality: platform requests per Group from scratch and per idle resync, and the time to
-//!   converge 100 Groups, against the vendor SDK sync script (hack/bench/sdk_sync.py) on an
-//!   identical platform with the same latency, and against one GET per group per resync;
+//!   converge 100 Groups (handed over by `kubectl apply`, and as a Helm release), against the
+//!   vendor SDK sync script (hack/bench/sdk_sync.py) on an identical platform with the same
+//!   latency, and against one GET per group per resync;
 //! - memory: peak RSS (VmHWM) at 1,000 and 5,000 Groups, against the empty process;
 //! - latency: p50/p99 from an applied change to the change on the platform with 5,000 idle
 //!   Groups, against the watch delivery plus the platform write done directly;
 //! - outage: requests sent during a 60 s API outage, and the time to converge after it.
 //!
 //! Knobs: BENCH_ONLY=frugality,memory,latency,outage (default all; `sweep` runs the
-//! frugality scenario over BENCH_SWEEP_QPS x BENCH_SWEEP_CONCURRENCY); BENCH_SIZES=1000,5000.
+//! frugality scenario over BENCH_SWEEP_QPS x BENCH_SWEEP_CONCURRENCY, the Groups by kubectl
+//! apply, or as a Helm release with BENCH_SWEEP_HELM=1); BENCH_SIZES=1000,5000.
 //! IGZ_BENCH_OPERATOR=/path/to/wrapper runs the operator through a wrapper (for example one that
 //! execs `heaptrack -o FILE target/release/igz-operator "$@"`, to see where the memory goes).
 //! Goals are printed as met/MISSED; nothing here asserts a timing.
