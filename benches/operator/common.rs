@@ -190,7 +190,12 @@ pub async fn operator_binary(
         access_key: KEY.to_owned(),
         namespace: ns.to_owned(),
         args: args.iter().map(|a| (*a).to_owned()).collect(),
-        log_filter: Some("warn,igz_operator=info,igz_mgmt=warn".into()),
+        // IGZ_BENCH_LOG: the operator's RUST_LOG, e.g. "info,igz_mgmt=debug" to follow role
+        // transactions and job polls in target/bench/NAME.log.
+        log_filter: Some(
+            std::env::var("IGZ_BENCH_LOG")
+                .unwrap_or_else(|_| "warn,igz_operator=info,igz_mgmt=warn".into()),
+        ),
         log_file: work_dir().join(format!("{name}.log")),
     };
     let _ = std::fs::remove_file(&launch.log_file);

@@ -227,6 +227,16 @@ async fn change_latency(
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let elapsed = returned.elapsed();
+        if elapsed > Duration::from_millis(500) {
+            // To find it in the operator's log (IGZ_BENCH_LOG).
+            println!(
+                "slow sample {k} ({name}, {}): {:.0} ms, applied at {}",
+                if is_member { "member" } else { "role" },
+                elapsed.as_secs_f64() * 1000.0,
+                jiff::Timestamp::now()
+                    - jiff::SignedDuration::try_from(elapsed).unwrap_or_default(),
+            );
+        }
         if is_member {
             visible.push(elapsed);
         } else {

@@ -50,6 +50,17 @@ impl Timing {
         }
     }
 
+    /// How long a reconcile that found the platform being read waits before it comes back:
+    /// about as long as the last read took (at least 500 ms, at most half the resync
+    /// interval), with up to 50% jitter so the waiting reconciles do not return together.
+    pub fn picture_wait(&self, last_read: Duration) -> Duration {
+        let base = last_read.clamp(
+            Duration::from_millis(500),
+            (self.resync_interval / 2).max(Duration::from_millis(500)),
+        );
+        base.mul_f64(1.0 + rand::rng().random_range(0.0..0.5))
+    }
+
     /// The resync delay with jitter, so a thousand Groups do not resync in the same second.
     pub fn resync(&self) -> Duration {
         let jitter = rand::rng().random_range(0.0..0.1);

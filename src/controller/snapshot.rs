@@ -217,6 +217,8 @@ pub struct Snapshot {
     state: RwLock<State>,
     /// Held by the one task refreshing the picture.
     refresh: tokio::sync::Mutex<()>,
+    /// How long the last refresh took, in milliseconds.
+    last_refresh_ms: std::sync::atomic::AtomicU64,
 }
 
 impl Snapshot {
@@ -226,7 +228,50 @@ impl Snapshot {
             ttl,
             state: RwLock::new(State::default()),
             refresh: tokio::sync::Mutex::new(()),
+            last_refresh_ms: Default::default(),
         }
+    }
+
+    /// Whether a task is reading a new picture right now.
+    pub fn refreshing(&self) -> bool {
+        self.state().refreshing
+    }
+
+    /// How long the last refresh took (zero before the first).
+    pub fn last_refresh_took(&self) -> Duration {
+        Duration::from_millis(
+            self.last_refresh_ms
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    /// Like [`read`](Self::read), except that when the picture is too old for `max_age` and
+    /// another task is already reading a new one, it does not wait: `Ok(None)`. A resync then
+    /// holds no controller slot for the seconds a large platform takes to read (at 5,000 groups,
+    /// the resyncs waiting for one refresh took every slot, and a changed Group waited ~5 s
+    /// for one); it comes back once the new picture is there.
+    pub async fn read_unless_refreshing<T>(
+        &self,
+        max_age: Option<Duration>,
+        f: impl FnOnce(&PlatformView) -> T,
+    ) -> Result<Option<T>, MgmtError> {
+        {
+            let state = self.state();
+            if state.usable(max_age) {
+                return Ok(Some(f(state.view.as_ref().expect("usable"))));
+            }
+        }
+        let Ok(_flight) = self.refresh.try_lock() else {
+            return Ok(None);
+        };
+        if !self.state().usable(max_age) {
+            self.refresh_now().await?;
+        }
+        let state = self.state();
+        Ok(Some(f(state
+            .view
+            .as_ref()
+            .expect("a usable or just-read picture"))))
     }
 
     pub fn ttl(&self) -> Duration {
@@ -309,6 +354,10 @@ impl Snapshot {
         state.view = Some(view);
         state.read_at = Some(started);
         state.invalid = false;
+        self.last_refresh_ms.store(
+            started.elapsed().as_millis() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         Ok(())
     }
 

@@ -15,5 +15,6 @@ mod rbac;
 mod readme;
 mod resilience;
 mod sigkill;
+mod snapshot;
 mod support;
 mod tenancy;

@@ -92,6 +92,11 @@ impl MgmtClient {
         let submitted = Instant::now();
         let deadline = submitted + polling.timeout;
         let first = pace.first_delay(kind, polling);
+        tracing::debug!(
+            job = job_id,
+            first_poll_ms = first.as_millis() as u64,
+            "waiting for job"
+        );
         let mut delay = first;
         let mut polls = 0u32;
         loop {
