@@ -660,10 +660,20 @@ async fn ensure_finalizer(api: &Api<Group>, group: &mut Group) -> Result<(), Err
     if !needs_finalizer(group) {
         return Ok(());
     }
-    let patch = serde_json::json!({"metadata": {
-        "resourceVersion": group.resource_version(),
-        "finalizers": with_our_finalizer(group),
-    }});
+    let metadata = serde_json::json!({"finalizers": with_our_finalizer(group)});
+    patch_metadata(api, group, metadata, "adding the finalizer").await
+}
+
+/// Merge-patches `metadata` onto the resource under the resourceVersion precondition of every
+/// write (409 when our copy is stale), and keeps the updated resource in `group`.
+async fn patch_metadata(
+    api: &Api<Group>,
+    group: &mut Group,
+    mut metadata: serde_json::Value,
+    what: &'static str,
+) -> Result<(), Error> {
+    metadata["resourceVersion"] = serde_json::json!(group.resource_version());
+    let patch = serde_json::json!({ "metadata": metadata });
     *group = api
         .patch(
             &group.name_any(),
@@ -671,7 +681,7 @@ async fn ensure_finalizer(api: &Api<Group>, group: &mut Group) -> Result<(), Err
             &Patch::Merge(&patch),
         )
         .await
-        .map_err(|e| Error::kube("adding the finalizer", e))?;
+        .map_err(|e| Error::kube(what, e))?;
     Ok(())
 }
 
@@ -710,23 +720,12 @@ async fn set_create_pending(
     sent: Option<&SentGroup>,
 ) -> Result<(), Error> {
     let value = sent.map(|sent| pending_create_record(sent, &now().0.to_string()));
-    let mut patch = serde_json::json!({"metadata": {
-        "resourceVersion": group.resource_version(),
-        "annotations": {CREATE_PENDING_ANNOTATION: value},
-    }});
+    let mut metadata = serde_json::json!({"annotations": {CREATE_PENDING_ANNOTATION: value}});
     // A new Group's finalizer goes with the record of its first create: one write, not two.
     if sent.is_some() && needs_finalizer(group) {
-        patch["metadata"]["finalizers"] = serde_json::json!(with_our_finalizer(group));
+        metadata["finalizers"] = serde_json::json!(with_our_finalizer(group));
     }
-    *group = api
-        .patch(
-            &group.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-        .map_err(|e| Error::kube("recording the pending create", e))?;
-    Ok(())
+    patch_metadata(api, group, metadata, "recording the pending create").await
 }
 
 fn ready_reason(group: &Group) -> Option<&str> {
