@@ -155,6 +155,18 @@ pub async fn kube_namespace(prefix: &str) -> (kube::Client, String, Api<Group>) 
     (kube, ns, api)
 }
 
+/// Deletes the GroupGrant [`kube_namespace`] made for `ns`, once its run is over. Every grant is
+/// part of the admission policy every Group create and spec change is checked against, and the
+/// API server's cost for that check grows with the number of grants: a grant left behind would
+/// make each later run in the same control plane slower than the one before.
+pub async fn release_grant(kube: &kube::Client, ns: &str) {
+    let grants: Api<GroupGrant> = Api::all(kube.clone());
+    grants
+        .delete(ns, &Default::default())
+        .await
+        .expect("delete the run's GroupGrant");
+}
+
 /// The operator binary this bench was built with. IGZ_BENCH_OPERATOR runs it through a wrapper
 /// instead (for example a script that execs heaptrack with the binary, to see where the memory
 /// goes).

@@ -190,7 +190,7 @@ pub fn met(ok: bool) -> &'static str {
 /// The operator (with `extra` flags) from scratch and then idle.
 pub async fn operator_run(applier: Applier, extra: &[&str]) -> (Numbers, common::Digest) {
     let s = SCENARIO;
-    let (_kube, ns, api) = common::kube_namespace("bench-frugal").await;
+    let (client, ns, api) = common::kube_namespace("bench-frugal").await;
     let emu = common::start_emulator(&s, LATENCY_MS).await;
     let admin = Admin::for_emulator(&emu);
     let mut args = vec!["--resync-interval", RESYNC];
@@ -240,6 +240,7 @@ pub async fn operator_run(applier: Applier, extra: &[&str]) -> (Numbers, common:
     let k1 = kube_writes(&common::kube_requests(&process).await);
     let digest = common::digest(&admin).await;
     process.terminate(Duration::from_secs(10));
+    common::release_grant(&client, &ns).await;
     emu.shutdown().await;
     (
         Numbers {

@@ -26,7 +26,7 @@ pub async fn run() {
         "\n== 60 s outage (every /api request answered 500/503) with {} converged Groups, resync 10s",
         s.groups
     );
-    let (_kube, ns, api) = common::kube_namespace("bench-outage").await;
+    let (kube, ns, api) = common::kube_namespace("bench-outage").await;
     let emu = common::start_emulator(&s, 0).await;
     let admin = Admin::for_emulator(&emu);
     let process = common::operator(
@@ -103,5 +103,6 @@ pub async fn run() {
         if g1_ok { "yes" } else { "NO" },
     );
     process.terminate(Duration::from_secs(10));
+    common::release_grant(&kube, &ns).await;
     emu.shutdown().await;
 }
