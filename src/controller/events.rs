@@ -1,6 +1,13 @@
 //! Kubernetes Events (events.k8s.io) for every platform change and every failure, in plain
 //! sentences. Publishing is best effort: a lost Event must never fail a reconcile.
 //!
+//! A reconcile never waits for its Events: they join a bounded queue that one task sends in
+//! order, as client-go's broadcaster does (it too keeps 1,000 and drops beyond that). In order,
+//! because a repeat patches the Event its first occurrence created, and people read "Created"
+//! before "RoleSet". One at a time, because Events are the operator's most numerous writes (one
+//! per platform change) and the API server is shared: while 100 new Groups converge, sending
+//! their 300 Events all at once took API server CPU from the writes that make the Groups Ready.
+//!
 //! Series are kept the way kube's `Recorder` keeps them (a repeat within the window patches the
 //! first Event's `series` instead of creating another), but told apart by the whole sentence:
 //! kube's `Recorder` folds every Event of one reason into one series, so "Added member bob"
@@ -12,6 +19,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -20,6 +28,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::events::Reporter;
 use kube::{Client, Resource, ResourceExt};
+use tokio::sync::mpsc;
 
 use crate::crd::Group;
 use crate::plan::Action;
@@ -28,6 +37,10 @@ use crate::plan::Action;
 const SERIES_WINDOW: Duration = Duration::from_secs(300);
 /// How often forgotten series are swept out (not on every Event: the map can be large).
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
+/// Events waiting to be sent, at most (about 1 kB each); more are dropped and counted.
+const QUEUE_LEN: usize = 1000;
+/// A send that takes longer is given up, so a hung API server cannot hold the queue forever.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What is remembered of one sentence's Event, to count its repeats.
 struct Series {
@@ -48,6 +61,8 @@ pub struct Events {
     reporter: Reporter,
     hasher: RandomState,
     book: Mutex<Book>,
+    queue: mpsc::Sender<Outgoing>,
+    dropped: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,6 +84,48 @@ impl Kind {
 enum Request {
     Create(Box<K8sEvent>),
     Patch(String, serde_json::Value),
+}
+
+/// One queued Event: where it goes, the request, and its reason (for the log if it fails).
+struct Outgoing {
+    api: Api<K8sEvent>,
+    request: Request,
+    reason: String,
+}
+
+impl Outgoing {
+    async fn send(self) {
+        let Outgoing {
+            api,
+            request,
+            reason,
+        } = self;
+        let sent = async {
+            match request {
+                Request::Create(event) => {
+                    api.create(&PostParams::default(), &event).await.map(|_| ())
+                }
+                Request::Patch(name, patch) => api
+                    .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                    .map(|_| ()),
+            }
+        };
+        match tokio::time::timeout(SEND_TIMEOUT, sent).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, reason, "could not publish an Event"),
+            Err(_) => {
+                tracing::warn!(reason, timeout = ?SEND_TIMEOUT, "could not publish an Event in time")
+            }
+        }
+    }
+}
+
+/// Sends the queued Events one after the other until every sender is gone.
+async fn send_in_order(mut queue: mpsc::Receiver<Outgoing>) {
+    while let Some(outgoing) = queue.recv().await {
+        outgoing.send().await;
+    }
 }
 
 /// What to do for one Event: create it, or count one more repeat of an existing one.
@@ -119,12 +176,17 @@ impl Book {
 }
 
 impl Events {
+    /// Starts the task that sends the Events (so this must run inside a Tokio runtime).
     pub fn new(client: Client, reporter: Reporter) -> Self {
+        let (queue, queued) = mpsc::channel(QUEUE_LEN);
+        tokio::spawn(send_in_order(queued));
         Self {
             client,
             reporter,
             hasher: RandomState::new(),
             book: Mutex::new(Book::new()),
+            queue,
+            dropped: AtomicU64::new(0),
         }
     }
 
@@ -187,23 +249,19 @@ impl Events {
                 }}),
             ),
         };
-        // Sent in the background: a reconcile never waits for its Events (best effort anyway),
-        // so a Group with three changes does not pay three more API round trips.
-        let reason = reason.to_owned();
-        tokio::spawn(async move {
-            let result = match request {
-                Request::Create(event) => {
-                    api.create(&PostParams::default(), &event).await.map(|_| ())
-                }
-                Request::Patch(name, patch) => api
-                    .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                    .await
-                    .map(|_| ()),
-            };
-            if let Err(e) = result {
-                tracing::warn!(error = %e, reason, "could not publish an Event");
+        let outgoing = Outgoing {
+            api,
+            request,
+            reason: reason.to_owned(),
+        };
+        if self.queue.try_send(outgoing).is_err() {
+            // Full (the API server is slow or down) or closed (shutting down). Logged at the
+            // 1st, 2nd, 4th, 8th... drop: a long outage must not flood the log either.
+            let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if dropped.is_power_of_two() {
+                tracing::warn!(dropped, reason, "Event queue full: dropped Events so far");
             }
-        });
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -7,6 +7,7 @@ mod adoption;
 mod cli;
 mod e2e;
 mod envtest;
+mod events;
 mod gitops;
 mod gitops_status;
 mod leader;
