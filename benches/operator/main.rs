@@ -12,7 +12,8 @@
 //!
 //! Knobs: BENCH_ONLY=frugality,memory,latency,outage (default all; `sweep` runs the
 //! frugality scenario over BENCH_SWEEP_QPS x BENCH_SWEEP_CONCURRENCY, the Groups by kubectl
-//! apply, or as a Helm release with BENCH_SWEEP_HELM=1); BENCH_SIZES=1000,5000.
+//! apply, or as a Helm release with BENCH_SWEEP_HELM=1); BENCH_SIZES=1000,5000;
+//! BENCH_CONVERGE_RUNS=5 (converge runs per way of handing over the Groups; the median counts).
 //! IGZ_BENCH_OPERATOR=/path/to/wrapper runs the operator through a wrapper (for example one that
 //! execs `heaptrack -o FILE target/release/igz-operator "$@"`, to see where the memory goes).
 //! Goals are printed as met/MISSED; nothing here asserts a timing.
