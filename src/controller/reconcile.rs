@@ -89,18 +89,18 @@ async fn apply(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue
         }
     };
     let desired = Desired::from_group(group);
-    let (observed, plan) =
-        match observe_and_plan(group, &desired, ctx, Wait::UnlessRefreshing).await {
-            Ok(Some(found)) => found,
-            // Another reconcile is reading the platform: come back when it is read, without
-            // holding one of the controller's slots meanwhile (nothing was written).
-            Ok(None) => {
-                return Ok(Requeue::requeue(
-                    ctx.timing.picture_wait(ctx.snapshot.last_refresh_took()),
-                ));
-            }
-            Err(e) => return Err(report_failure(api, group, ctx, e, Stage::Observing, None).await),
-        };
+    let observed = match observe_unless_refreshing(group, &desired, ctx).await {
+        Ok(Some(observed)) => observed,
+        // Another reconcile is reading the platform: come back when it is read, without
+        // holding one of the controller's slots meanwhile (nothing was written).
+        Ok(None) => {
+            return Ok(Requeue::requeue(
+                ctx.timing.picture_wait(ctx.snapshot.last_refresh_took()),
+            ));
+        }
+        Err(e) => return Err(report_failure(api, group, ctx, e, Stage::Observing, None).await),
+    };
+    let plan = plan::plan(&desired, &observed);
     // Adoption needs a grant that allows it and covers what the platform group holds now.
     if let Some(existing) = adopted_by(&plan, &observed)
         && let Err(message) =
@@ -280,35 +280,40 @@ async fn not_granted(
     Ok(Requeue::requeue(ctx.timing.blocked_retry))
 }
 
-/// Whether a reconcile waits while another one reads a new picture of the platform.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Wait {
-    /// Deletion, and a create whose outcome must be read fresh: always.
-    Always,
-    /// Otherwise not: `None`, and the reconcile comes back later.
-    UnlessRefreshing,
+/// What the planner needs of the platform for `group`, from a picture as fresh as
+/// `picture_max_age` asks, waiting for a read in flight (deletion waits: it must act on what
+/// is there).
+async fn observe_now(group: &Group, desired: &Desired, ctx: &Context) -> Result<Observed, Error> {
+    let rival = ctx.rival_owner(group);
+    let max_age = picture_max_age(group, ctx.snapshot.ttl(), ctx.timing.resync_interval / 2);
+    ctx.snapshot
+        .read(max_age, |view| observe(group, desired, view, rival))
+        .await
+        .map_err(platform_read_error)
 }
 
-async fn observe_and_plan(
+/// Like [`observe_now`], but `None` when the picture is too old for this reconcile and another
+/// one is reading a new picture: the reconcile then comes back later instead of holding a
+/// controller slot while it waits. A create's outcome (a picture read after it) is always
+/// waited for.
+async fn observe_unless_refreshing(
     group: &Group,
     desired: &Desired,
     ctx: &Context,
-    wait: Wait,
-) -> Result<Option<(Observed, Plan)>, Error> {
-    let rival = ctx.rival_owner(group);
+) -> Result<Option<Observed>, Error> {
     let max_age = picture_max_age(group, ctx.snapshot.ttl(), ctx.timing.resync_interval / 2);
-    let must_wait = wait == Wait::Always || max_age == Some(std::time::Duration::ZERO);
-    let read = |view: &_| observe(group, desired, view, rival);
-    let observed = if must_wait {
-        ctx.snapshot.read(max_age, read).await.map(Some)
-    } else {
-        ctx.snapshot.read_unless_refreshing(max_age, read).await
+    if max_age == Some(std::time::Duration::ZERO) {
+        return observe_now(group, desired, ctx).await.map(Some);
     }
-    .map_err(|e| Error::platform("read the platform's groups, users and projects", e))?;
-    Ok(observed.map(|observed| {
-        let plan = plan::plan(desired, &observed);
-        (observed, plan)
-    }))
+    let rival = ctx.rival_owner(group);
+    ctx.snapshot
+        .read_unless_refreshing(max_age, |view| observe(group, desired, view, rival))
+        .await
+        .map_err(platform_read_error)
+}
+
+fn platform_read_error(e: igz_mgmt::MgmtError) -> Error {
+    Error::platform("read the platform's groups, users and projects", e)
 }
 
 /// What executing a plan did, beyond the Events it published.
@@ -519,9 +524,8 @@ async fn cleanup(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Reque
         }
     }
     let desired = Desired::from_group(group);
-    let observed = match observe_and_plan(group, &desired, ctx, Wait::Always).await {
-        Ok(Some((observed, _))) => observed,
-        Ok(None) => unreachable!("Wait::Always waits for the picture"),
+    let observed = match observe_now(group, &desired, ctx).await {
+        Ok(observed) => observed,
         Err(e) => return Err(report_failure(api, group, ctx, e, Stage::Deleting, None).await),
     };
     let actions = plan::plan_cleanup(group.spec.deletion_policy, &observed);

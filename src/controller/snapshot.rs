@@ -255,23 +255,14 @@ impl Snapshot {
         max_age: Option<Duration>,
         f: impl FnOnce(&PlatformView) -> T,
     ) -> Result<Option<T>, MgmtError> {
-        {
-            let state = self.state();
-            if state.usable(max_age) {
-                return Ok(Some(f(state.view.as_ref().expect("usable"))));
-            }
-        }
+        let f = match self.serve_if_usable(max_age, f) {
+            Ok(served) => return Ok(Some(served)),
+            Err(f) => f,
+        };
         let Ok(_flight) = self.refresh.try_lock() else {
             return Ok(None);
         };
-        if !self.state().usable(max_age) {
-            self.refresh_now().await?;
-        }
-        let state = self.state();
-        Ok(Some(f(state
-            .view
-            .as_ref()
-            .expect("a usable or just-read picture"))))
+        self.serve_fresh(max_age, f).await.map(Some)
     }
 
     pub fn ttl(&self) -> Duration {
@@ -293,16 +284,35 @@ impl Snapshot {
         max_age: Option<Duration>,
         f: impl FnOnce(&PlatformView) -> T,
     ) -> Result<T, MgmtError> {
-        {
-            let state = self.state();
-            if state.usable(max_age) {
-                return Ok(f(state.view.as_ref().expect("usable")));
-            }
-        }
+        let f = match self.serve_if_usable(max_age, f) {
+            Ok(served) => return Ok(served),
+            Err(f) => f,
+        };
         let _flight = self.refresh.lock().await;
-        // Whoever held the flight before us may have refreshed it already.
-        let usable = self.state().usable(max_age);
-        if !usable {
+        self.serve_fresh(max_age, f).await
+    }
+
+    /// `f` on the view when it is no older than `max_age`; `f` back otherwise.
+    fn serve_if_usable<T, F: FnOnce(&PlatformView) -> T>(
+        &self,
+        max_age: Option<Duration>,
+        f: F,
+    ) -> Result<T, F> {
+        let state = self.state();
+        match state.view.as_ref() {
+            Some(view) if state.usable(max_age) => Ok(f(view)),
+            _ => Err(f),
+        }
+    }
+
+    /// With the refresh flight held: reads a new view unless whoever held the flight before
+    /// already did, then runs `f` on it.
+    async fn serve_fresh<T>(
+        &self,
+        max_age: Option<Duration>,
+        f: impl FnOnce(&PlatformView) -> T,
+    ) -> Result<T, MgmtError> {
+        if !self.state().usable(max_age) {
             self.refresh_now().await?;
         }
         let state = self.state();
