@@ -340,7 +340,7 @@ pub async fn operator_run(
     let k1 = kube_writes(&common::kube_requests(&process).await);
     let digest = common::digest(&admin).await;
     process.terminate(Duration::from_secs(10));
-    common::release_grant(&client, &ns).await;
+    common::release_namespace(&client, &ns).await;
     emu.shutdown().await;
     (
         Numbers {

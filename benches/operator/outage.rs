@@ -103,6 +103,6 @@ pub async fn run() {
         if g1_ok { "yes" } else { "NO" },
     );
     process.terminate(Duration::from_secs(10));
-    common::release_grant(&kube, &ns).await;
+    common::release_namespace(&kube, &ns).await;
     emu.shutdown().await;
 }

@@ -102,7 +102,7 @@ pub async fn run(sizes: &[usize], latency: bool) {
                 change_latency(&kube, &api, &emu.base_url(), &process, &s).await;
             }
             process.terminate(Duration::from_secs(10));
-            common::release_grant(&kube, &ns).await;
+            common::release_namespace(&kube, &ns).await;
             emu.shutdown().await;
         }
     }
