@@ -161,8 +161,9 @@ pub async fn kube_namespace(prefix: &str) -> (kube::Client, String, Api<Group>) 
 /// is gone) and the Events. Each later run in the same control plane then meets the same API
 /// server as the first: every grant is part of the admission policy each Group create is checked
 /// against (its cost grows with the grants), and objects left behind grow the API server's heap
-/// and its garbage collection (a frugality run after the 5,000-Group runs took half as long
-/// again). The empty namespace stays: the control plane has no namespace controller.
+/// and its garbage collection (in a control plane that had served a 5,000-Group run and about 40
+/// frugality runs, the frugality median was 3.33 s; in a fresh one, 2.25 s). The empty
+/// namespace stays: the control plane has no namespace controller.
 pub async fn release_namespace(kube: &kube::Client, ns: &str) {
     let grants: Api<GroupGrant> = Api::all(kube.clone());
     grants
