@@ -4,9 +4,9 @@
 //! A reconcile never waits for its Events: they join a bounded queue that one task sends in
 //! order, as client-go's broadcaster does (it too keeps 1,000 and drops beyond that). In order,
 //! because a repeat patches the Event its first occurrence created, and people read "Created"
-//! before "RoleSet". One at a time, because Events are the operator's most numerous writes (one
-//! per platform change) and the API server is shared: while 100 new Groups converge, sending
-//! their 300 Events all at once took API server CPU from the writes that make the Groups Ready.
+//! before "RoleSet". One at a time, so that the operator's most numerous writes (one per platform
+//! change) add at most one request at a time to a shared API server, however many Groups change
+//! at once.
 //!
 //! Series are kept the way kube's `Recorder` keeps them (a repeat within the window patches the
 //! first Event's `series` instead of creating another), but told apart by the whole sentence:
