@@ -143,6 +143,11 @@ impl Book {
         }
     }
 
+    /// Forgets the sentence with hash `key`: its next occurrence is a new Event.
+    fn forget(&mut self, key: u64) {
+        self.series.remove(&key);
+    }
+
     /// Decides how to publish the sentence with hash `key`, named `fresh_name` if it is new.
     fn publish(&mut self, key: u64, fresh_name: impl FnOnce() -> String, now: Instant) -> Publish {
         if now.duration_since(self.swept) >= SWEEP_EVERY {
@@ -190,6 +195,12 @@ impl Events {
         }
     }
 
+    fn lock_book(&self) -> std::sync::MutexGuard<'_, Book> {
+        self.book
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     pub async fn normal(&self, group: &Group, reason: &str, note: String) {
         self.publish(group, Kind::Normal, reason, note).await
     }
@@ -211,26 +222,12 @@ impl Events {
         let key = self.hasher.hash_one((&uid, kind, reason, &note));
         let regarding = group.object_ref(&());
         let now = jiff::Timestamp::now();
-        let decision = {
-            let mut book = self
-                .book
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            book.publish(
-                key,
-                || {
-                    format!(
-                        "{}.{:x}",
-                        regarding
-                            .name
-                            .as_deref()
-                            .unwrap_or(&self.reporter.controller),
-                        now.as_nanosecond()
-                    )
-                },
-                Instant::now(),
-            )
+        let fresh_name = || {
+            let object = regarding.name.as_deref();
+            let object = object.unwrap_or(&self.reporter.controller);
+            format!("{object}.{:x}", now.as_nanosecond())
         };
+        let decision = self.lock_book().publish(key, fresh_name, Instant::now());
         let namespace = regarding
             .namespace
             .clone()
@@ -254,9 +251,15 @@ impl Events {
             request,
             reason: reason.to_owned(),
         };
-        if self.queue.try_send(outgoing).is_err() {
-            // Full (the API server is slow or down) or closed (shutting down). Logged at the
-            // 1st, 2nd, 4th, 8th... drop: a long outage must not flood the log either.
+        if let Err(refused) = self.queue.try_send(outgoing) {
+            // Full (the API server is slow or down) or closed (shutting down). A dropped first
+            // occurrence is forgotten, so that the next repeat creates the Event instead of
+            // patching one that was never made. Logged at the 1st, 2nd, 4th, 8th... drop: a long
+            // outage must not flood the log either.
+            let outgoing = refused.into_inner();
+            if matches!(outgoing.request, Request::Create(_)) {
+                self.lock_book().forget(key);
+            }
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if dropped.is_power_of_two() {
                 tracing::warn!(dropped, reason, "Event queue full: dropped Events so far");
@@ -371,6 +374,18 @@ mod tests {
             Publish::Create { name: "c".into() }
         );
         assert_eq!(book.series.len(), 1, "b was forgotten");
+    }
+
+    #[test]
+    fn a_forgotten_sentence_is_a_new_event_again() {
+        let mut book = Book::new();
+        let t0 = Instant::now();
+        book.publish(1, || "a".into(), t0);
+        book.forget(1);
+        assert_eq!(
+            book.publish(1, || "b".into(), t0 + Duration::from_secs(1)),
+            Publish::Create { name: "b".into() }
+        );
     }
 
     #[test]
