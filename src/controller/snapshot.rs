@@ -189,23 +189,32 @@ struct State {
     view: Option<PlatformView>,
     /// When the reading of `view` started (anything written before is in it).
     read_at: Option<Instant>,
-    /// A write failed in a way that shows the picture is wrong: every reader refreshes it.
-    invalid: bool,
+    /// A write failed in a way that shows the picture is wrong: a picture whose reading started
+    /// before then serves no one. (A time, not a flag: a read already in flight when the write
+    /// failed may not show what the write found.)
+    wrong_before: Option<Instant>,
     /// A refresh is in flight; writes recorded meanwhile are kept to replay onto its picture.
     refreshing: bool,
     journal: Vec<Recorded>,
 }
 
 impl State {
-    fn usable(&self, max_age: Option<Duration>) -> bool {
-        self.view.is_some()
-            && !self.invalid
-            && match (max_age, self.read_at) {
-                (None, _) => true,
-                (Some(max), Some(read_at)) => read_at.elapsed() <= max,
-                (Some(_), None) => false,
-            }
+    /// Whether the picture may serve a reader who needs one read from `oldest` on (`None`: any).
+    fn usable(&self, oldest: Option<Instant>) -> bool {
+        let Some(read_at) = self.read_at.filter(|_| self.view.is_some()) else {
+            return false;
+        };
+        self.wrong_before.is_none_or(|wrong| read_at >= wrong)
+            && oldest.is_none_or(|oldest| read_at >= oldest)
     }
+}
+
+/// The oldest start of a read that still serves a reader asking now for `max_age` (`None`: any
+/// picture). Fixed when the reader asks, not when it is served: a reader that waited for the
+/// flight is served by a read that started after it asked, instead of reading again (`ZERO`
+/// readers queued behind one refresh share the next one).
+fn oldest_acceptable(max_age: Option<Duration>) -> Option<Instant> {
+    max_age.and_then(|max| Instant::now().checked_sub(max))
 }
 
 /// The shared cache of [`PlatformView`]: refreshed on demand (single-flight), read without
@@ -255,14 +264,15 @@ impl Snapshot {
         max_age: Option<Duration>,
         f: impl FnOnce(&PlatformView) -> T,
     ) -> Result<Option<T>, MgmtError> {
-        let f = match self.serve_if_usable(max_age, f) {
+        let oldest = oldest_acceptable(max_age);
+        let f = match self.serve_if_usable(oldest, f) {
             Ok(served) => return Ok(Some(served)),
             Err(f) => f,
         };
         let Ok(_flight) = self.refresh.try_lock() else {
             return Ok(None);
         };
-        self.serve_fresh(max_age, f).await.map(Some)
+        self.serve_fresh(oldest, f).await.map(Some)
     }
 
     pub fn ttl(&self) -> Duration {
@@ -284,23 +294,24 @@ impl Snapshot {
         max_age: Option<Duration>,
         f: impl FnOnce(&PlatformView) -> T,
     ) -> Result<T, MgmtError> {
-        let f = match self.serve_if_usable(max_age, f) {
+        let oldest = oldest_acceptable(max_age);
+        let f = match self.serve_if_usable(oldest, f) {
             Ok(served) => return Ok(served),
             Err(f) => f,
         };
         let _flight = self.refresh.lock().await;
-        self.serve_fresh(max_age, f).await
+        self.serve_fresh(oldest, f).await
     }
 
-    /// `f` on the view when it is no older than `max_age`; `f` back otherwise.
+    /// `f` on the view when its reading started at `oldest` or later; `f` back otherwise.
     fn serve_if_usable<T, F: FnOnce(&PlatformView) -> T>(
         &self,
-        max_age: Option<Duration>,
+        oldest: Option<Instant>,
         f: F,
     ) -> Result<T, F> {
         let state = self.state();
         match state.view.as_ref() {
-            Some(view) if state.usable(max_age) => Ok(f(view)),
+            Some(view) if state.usable(oldest) => Ok(f(view)),
             _ => Err(f),
         }
     }
@@ -309,10 +320,10 @@ impl Snapshot {
     /// already did, then runs `f` on it.
     async fn serve_fresh<T>(
         &self,
-        max_age: Option<Duration>,
+        oldest: Option<Instant>,
         f: impl FnOnce(&PlatformView) -> T,
     ) -> Result<T, MgmtError> {
-        if !self.state().usable(max_age) {
+        if !self.state().usable(oldest) {
             self.refresh_now().await?;
         }
         let state = self.state();
@@ -340,8 +351,9 @@ impl Snapshot {
 
     /// Marks the view wrong: the next reader, whatever age it accepts, reads a new one (after a
     /// write failed in a way that says the picture was wrong, e.g. a 404 on a group it listed).
+    /// A read already in flight does not count: it may have passed what the write found.
     pub async fn invalidate(&self) {
-        self.state_mut().invalid = true;
+        self.state_mut().wrong_before = Some(Instant::now());
     }
 
     /// Reads a new picture (the caller holds the flight). The old one serves other readers
@@ -363,7 +375,6 @@ impl Snapshot {
         }
         state.view = Some(view);
         state.read_at = Some(started);
-        state.invalid = false;
         self.last_refresh_ms.store(
             started.elapsed().as_millis() as u64,
             std::sync::atomic::Ordering::Relaxed,

@@ -1,17 +1,20 @@
 //! The shared platform picture against the emulator: a reconcile that needs a newer picture
-//! while another task reads one does not wait for it (it would hold a controller slot meanwhile).
+//! while another task reads one does not wait for it (it would hold a controller slot meanwhile);
+//! readers queued behind one refresh share the next; a picture whose read was in flight when a
+//! write showed the picture wrong is not trusted.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use igz_emulator::{EmulatorConfig, FaultsPatch};
+use igz_emulator::{EmulatorConfig, FaultsPatch, RunningEmulator};
 use igz_operator::controller::Snapshot;
 use igz_testkit::emulator::Admin;
 
 use crate::support::{ACCESS_KEY, platform_client};
 
-#[tokio::test]
-async fn a_reader_needing_a_newer_picture_does_not_wait_for_a_refresh_in_flight() {
+/// An emulator, and a snapshot that has read its first picture; then every platform answer
+/// takes `latency`, so a refresh holds the flight at least that long.
+async fn slow_platform(latency: Duration) -> (RunningEmulator, Arc<Snapshot>, Admin) {
     let emulator = igz_testkit::emulator::start(EmulatorConfig {
         access_keys: vec![ACCESS_KEY.into()],
         ..Default::default()
@@ -22,14 +25,21 @@ async fn a_reader_needing_a_newer_picture_does_not_wait_for_a_refresh_in_flight(
         Duration::from_secs(60),
     ));
     snapshot.read(None, |_| ()).await.expect("a first picture");
-
-    // Every platform answer now takes 3 s: a refresh holds the flight at least that long.
-    Admin::for_emulator(&emulator)
+    let admin = Admin::for_emulator(&emulator);
+    admin
         .set_faults(FaultsPatch {
-            latency_ms: Some(3_000),
+            latency_ms: Some(latency.as_millis() as u64),
             ..Default::default()
         })
         .await;
+    (emulator, snapshot, admin)
+}
+
+/// Starts a reader that needs a picture read from now on, and returns once its refresh is in
+/// flight.
+async fn refresh_in_flight(
+    snapshot: &Arc<Snapshot>,
+) -> tokio::task::JoinHandle<Result<(), igz_mgmt::MgmtError>> {
     let refresher = {
         let snapshot = snapshot.clone();
         tokio::spawn(async move { snapshot.read(Some(Duration::ZERO), |_| ()).await })
@@ -42,6 +52,18 @@ async fn a_reader_needing_a_newer_picture_does_not_wait_for_a_refresh_in_flight(
         }
     })
     .await;
+    refresher
+}
+
+/// How many times the platform's groups were listed (once per picture read).
+async fn pictures_read(admin: &Admin) -> u64 {
+    admin.stats().await.route("GET /api/user_groups")
+}
+
+#[tokio::test]
+async fn a_reader_needing_a_newer_picture_does_not_wait_for_a_refresh_in_flight() {
+    let (emulator, snapshot, _admin) = slow_platform(Duration::from_secs(3)).await;
+    let refresher = refresh_in_flight(&snapshot).await;
 
     // A re-check that needs a newer picture yields at once...
     let recheck = snapshot
@@ -69,5 +91,46 @@ async fn a_reader_needing_a_newer_picture_does_not_wait_for_a_refresh_in_flight(
         .expect("no platform call");
     assert!(served.is_some());
     assert!(snapshot.last_refresh_took() >= Duration::from_secs(3));
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn readers_queued_behind_a_refresh_share_the_next_one() {
+    let (emulator, snapshot, admin) = slow_platform(Duration::from_secs(2)).await;
+    let first = refresh_in_flight(&snapshot).await;
+    // Two readers (a create's outcome each) need a picture read after they asked: the one in
+    // flight started before, so they wait for the next, and one read serves both.
+    let queued: Vec<_> = (0..2)
+        .map(|_| {
+            let snapshot = snapshot.clone();
+            tokio::spawn(async move { snapshot.read(Some(Duration::ZERO), |_| ()).await })
+        })
+        .collect();
+    // On this single-threaded runtime the sleep lets both ask now, 2 s before the first read
+    // can end.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(snapshot.refreshing(), "still the first refresh");
+    first.await.expect("join").expect("the first refresh");
+    for reader in queued {
+        reader.await.expect("join").expect("the shared refresh");
+    }
+    // The first picture, the refresh in flight, and one more for both queued readers.
+    assert_eq!(pictures_read(&admin).await, 3);
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_write_that_shows_the_picture_wrong_distrusts_a_read_already_in_flight() {
+    let (emulator, snapshot, admin) = slow_platform(Duration::from_secs(2)).await;
+    let refresher = refresh_in_flight(&snapshot).await;
+    // A write fails in a way that shows the picture wrong while the read is under way: that
+    // read may have passed what the write found.
+    snapshot.invalidate().await;
+    refresher.await.expect("join").expect("the refresh");
+    assert_eq!(pictures_read(&admin).await, 2);
+    // The next reader, content with any picture, still reads a new one, and only one.
+    snapshot.read(None, |_| ()).await.expect("a new picture");
+    snapshot.read(None, |_| ()).await.expect("the same picture");
+    assert_eq!(pictures_read(&admin).await, 3);
     emulator.shutdown().await;
 }
