@@ -5,6 +5,7 @@
 mod admission;
 mod adoption;
 mod cli;
+mod create_record;
 mod e2e;
 mod envtest;
 mod events;

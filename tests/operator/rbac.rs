@@ -7,15 +7,14 @@
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-use crate::support::{ACCESS_KEY, Harness, Operator, condition};
+use crate::support::{ACCESS_KEY, Harness, Operator, condition, service_account_client};
 use futures::{FutureExt as _, StreamExt as _};
 use igz_operator::crd::{FINALIZER, Group};
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event as K8sEvent;
 use k8s_openapi::api::rbac::v1::{
     ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
@@ -265,41 +264,6 @@ async fn grant(admin: &Client, rbac: &ChartRbac, ns: &str, sa: &str) -> ClusterG
         admin: admin.clone(),
         name,
     }
-}
-
-/// A kube client authenticated as ServiceAccount `sa` (token from the TokenRequest API).
-async fn service_account_client(admin: &Client, ns: &str, sa: &str) -> Client {
-    let sas: Api<ServiceAccount> = Api::namespaced(admin.clone(), ns);
-    sas.create(
-        &PostParams::default(),
-        &ServiceAccount {
-            metadata: meta(sa, None),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("create ServiceAccount");
-    let request = TokenRequest {
-        spec: TokenRequestSpec {
-            audiences: vec![],
-            expiration_seconds: Some(3600),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let token = sas
-        .create_token_request(sa, &PostParams::default(), &request)
-        .await
-        .expect("TokenRequest")
-        .status
-        .expect("token status")
-        .token;
-    let mut config = igz_testkit::envtest::admin_config().await;
-    config.auth_info = kube::config::AuthInfo {
-        token: Some(token.into()),
-        ..Default::default()
-    };
-    Client::try_from(config).expect("client with the ServiceAccount token")
 }
 
 /// One access question: (verb, API group, resource, subresource, namespace, name).
