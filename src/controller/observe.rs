@@ -16,7 +16,9 @@ use crate::plan::{Desired, Observed, PendingCreate};
 /// picture as it is, kept current by our own writes).
 ///
 /// - A create of ours may have succeeded unseen: only a picture read after it can show the group
-///   it made (`ZERO`: read it now).
+///   it made (`ZERO`: read it now). Not once its record is `settled` (see
+///   [`create_record_settled`]): the answer was received and written down, only the clearing of
+///   the record is left.
 /// - Users or projects were missing: they are looked for in a picture no older than `fresh`, so
 ///   they are picked up soon after they appear.
 /// - The spec was acted on before (a resync, a retry, a blocked Group looking again): a picture no
@@ -25,8 +27,13 @@ use crate::plan::{Desired, Observed, PendingCreate};
 /// - A spec change: any picture. Waiting for a refresh would delay the change, and whatever the
 ///   picture misses is harmless: every write re-reads what it changes, and the next resync
 ///   works from a newer picture.
-pub fn picture_max_age(group: &Group, fresh: Duration, drift: Duration) -> Option<Duration> {
-    if group.annotations().contains_key(CREATE_PENDING_ANNOTATION) {
+pub fn picture_max_age(
+    group: &Group,
+    settled: bool,
+    fresh: Duration,
+    drift: Duration,
+) -> Option<Duration> {
+    if group.annotations().contains_key(CREATE_PENDING_ANNOTATION) && !settled {
         return Some(Duration::ZERO);
     }
     let status = group.status.as_ref()?;
@@ -45,6 +52,17 @@ pub fn picture_max_age(group: &Group, fresh: Duration, drift: Duration) -> Optio
         .iter()
         .any(|c| c.type_ == "Ready" && c.observed_generation == group.metadata.generation);
     rechecked.then_some(drift.max(fresh))
+}
+
+/// Whether the Group's create-pending record is over although it is still there: status names
+/// a group that `view` (the current picture, of any age) holds, so the create's answer was
+/// received and written down. The record of a re-create (its group deleted outside Kubernetes)
+/// never looks over: status still names the deleted group, which the picture that planned the
+/// re-create no longer held, and pictures only get newer.
+pub fn create_record_settled(group: &Group, view: &PlatformView) -> bool {
+    let recorded = group.status.as_ref().and_then(|s| s.group_id.as_deref());
+    group.annotations().contains_key(CREATE_PENDING_ANNOTATION)
+        && recorded.is_some_and(|id| view.group(id).is_some())
 }
 
 pub fn observe(
@@ -144,21 +162,21 @@ mod tests {
     #[test]
     fn the_picture_age_follows_what_the_reconcile_must_see() {
         // New, or a changed spec: any picture; a change never waits for a refresh.
-        assert_eq!(picture_max_age(&group(1, None), FRESH, DRIFT), None);
+        assert_eq!(picture_max_age(&group(1, None), false, FRESH, DRIFT), None);
         assert_eq!(
-            picture_max_age(&group(2, Some(applied(1))), FRESH, DRIFT),
+            picture_max_age(&group(2, Some(applied(1))), false, FRESH, DRIFT),
             None
         );
         // A resync of an applied spec: recent enough to find drift.
         assert_eq!(
-            picture_max_age(&group(2, Some(applied(2))), FRESH, DRIFT),
+            picture_max_age(&group(2, Some(applied(2))), false, FRESH, DRIFT),
             Some(DRIFT)
         );
         // Waiting for missing users or projects: a recent picture.
         let mut waiting = applied(2);
         waiting.missing_users = vec!["bob".into()];
         assert_eq!(
-            picture_max_age(&group(2, Some(waiting)), FRESH, DRIFT),
+            picture_max_age(&group(2, Some(waiting)), false, FRESH, DRIFT),
             Some(FRESH)
         );
         let mut waiting = applied(2);
@@ -168,7 +186,7 @@ mod tests {
             state: ProjectRoleState::ProjectNotFound,
         }];
         assert_eq!(
-            picture_max_age(&group(3, Some(waiting)), FRESH, DRIFT),
+            picture_max_age(&group(3, Some(waiting)), false, FRESH, DRIFT),
             Some(FRESH)
         );
         // A create whose answer may be lost: a picture read now.
@@ -177,13 +195,56 @@ mod tests {
             .annotations_mut()
             .insert(CREATE_PENDING_ANNOTATION.into(), "x".into());
         assert_eq!(
-            picture_max_age(&pending, FRESH, DRIFT),
+            picture_max_age(&pending, false, FRESH, DRIFT),
             Some(Duration::ZERO)
         );
+        // Once the record is settled (status names a group the picture holds), as without it.
+        assert_eq!(picture_max_age(&pending, true, FRESH, DRIFT), None);
+        let mut settled = group(2, Some(applied(2)));
+        settled
+            .annotations_mut()
+            .insert(CREATE_PENDING_ANNOTATION.into(), "x".into());
+        assert_eq!(picture_max_age(&settled, true, FRESH, DRIFT), Some(DRIFT));
         // The drift age is never shorter than the fresh one.
         assert_eq!(
-            picture_max_age(&group(2, Some(applied(2))), FRESH, Duration::from_secs(1)),
+            picture_max_age(
+                &group(2, Some(applied(2))),
+                false,
+                FRESH,
+                Duration::from_secs(1)
+            ),
             Some(FRESH)
         );
+    }
+
+    #[test]
+    fn a_record_is_settled_only_when_status_names_a_group_the_picture_holds() {
+        let made = igz_mgmt::UserGroup {
+            id: "g1".into(),
+            name: "g".into(),
+            description: String::new(),
+            gid: 5000,
+            assigned_policies: vec![],
+            member_ids: vec![],
+            system_provided: false,
+        };
+        let view = PlatformView::new(vec![made], vec![], vec![]);
+        let mut g = group(
+            1,
+            Some(GroupStatus {
+                group_id: Some("g1".into()),
+                ..applied(1)
+            }),
+        );
+        assert!(!create_record_settled(&g, &view), "no record");
+        g.annotations_mut()
+            .insert(CREATE_PENDING_ANNOTATION.into(), "x".into());
+        assert!(create_record_settled(&g, &view));
+        // A re-create after the group was deleted outside Kubernetes: status still names it.
+        g.status.as_mut().unwrap().group_id = Some("gone".into());
+        assert!(!create_record_settled(&g, &view));
+        // A first create whose answer is not known yet.
+        g.status.as_mut().unwrap().group_id = None;
+        assert!(!create_record_settled(&g, &view));
     }
 }

@@ -15,7 +15,7 @@ use super::context::Context;
 use super::error::Error;
 use super::execute::{Done, execute};
 use super::grants::{self, Verdict};
-use super::observe::{observe, picture_max_age};
+use super::observe::{create_record_settled, observe, picture_max_age};
 use super::status;
 use crate::crd::{
     CREATE_PENDING_ANNOTATION, DeletionPolicy, FINALIZER, Group, GroupOrigin, GroupStatus,
@@ -178,9 +178,12 @@ async fn apply(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue
         status.origin = Some(*origin);
     }
     record_status(api, group, ctx, status).await?;
-    // The status now names the group: a create's pending record (this reconcile's, or a stale
-    // one left by a process stopped before it could clear it) is over.
-    if executed.identity.is_some() || plan::pending_record_stale(&observed) {
+    // The status now names the group: a create's pending record is over. It is cleared later,
+    // by a reconcile that finds it over (status names a group the picture held) and at least
+    // half a resync interval old: normally the first resync. Clearing it now would add a write
+    // to every new Group in the middle of the burst that creating many is, and nothing needs it
+    // gone sooner: an over record proves nothing more and makes no reconcile read the platform.
+    if plan::pending_record_stale(&observed) && record_clearing_due(group, ctx) {
         settle_create_pending(api, group).await;
     }
     Ok(match verdict {
@@ -285,7 +288,7 @@ async fn not_granted(
 /// is there).
 async fn observe_now(group: &Group, desired: &Desired, ctx: &Context) -> Result<Observed, Error> {
     let rival = ctx.rival_owner(group);
-    let max_age = picture_max_age(group, ctx.snapshot.ttl(), ctx.timing.resync_interval / 2);
+    let max_age = max_picture_age(group, ctx).await;
     ctx.snapshot
         .read(max_age, |view| observe(group, desired, view, rival))
         .await
@@ -301,7 +304,7 @@ async fn observe_unless_refreshing(
     desired: &Desired,
     ctx: &Context,
 ) -> Result<Option<Observed>, Error> {
-    let max_age = picture_max_age(group, ctx.snapshot.ttl(), ctx.timing.resync_interval / 2);
+    let max_age = max_picture_age(group, ctx).await;
     if max_age == Some(std::time::Duration::ZERO) {
         return observe_now(group, desired, ctx).await.map(Some);
     }
@@ -310,6 +313,21 @@ async fn observe_unless_refreshing(
         .read_unless_refreshing(max_age, |view| observe(group, desired, view, rival))
         .await
         .map_err(platform_read_error)
+}
+
+/// How old a picture this reconcile may plan from (see `picture_max_age`).
+async fn max_picture_age(group: &Group, ctx: &Context) -> Option<std::time::Duration> {
+    let settled = ctx
+        .snapshot
+        .peek(|view| create_record_settled(group, view))
+        .await
+        .unwrap_or(false);
+    picture_max_age(
+        group,
+        settled,
+        ctx.snapshot.ttl(),
+        ctx.timing.resync_interval / 2,
+    )
 }
 
 fn platform_read_error(e: igz_mgmt::MgmtError) -> Error {
@@ -631,9 +649,21 @@ fn status_records(group: &Group, identity: Option<&(String, GroupOrigin)>) -> bo
     identity.is_some_and(|(id, _)| recorded == Some(id.as_str()))
 }
 
+/// Whether the resource's pending record was written at least half a resync interval ago (or
+/// does not say when).
+fn record_clearing_due(group: &Group, ctx: &Context) -> bool {
+    let written = group
+        .annotations()
+        .get(CREATE_PENDING_ANNOTATION)
+        .and_then(|value| plan::pending_create_recorded_at(value));
+    let due = jiff::SignedDuration::try_from(ctx.timing.resync_interval / 2)
+        .unwrap_or(jiff::SignedDuration::MAX);
+    written.is_none_or(|at| now().0.duration_since(at) >= due)
+}
+
 /// Clears a create's pending record once status names the group. Best effort: a record left
-/// behind is found stale by the next reconcile (status names a group that exists) and cleared
-/// then; until then it only makes that reconcile read a fresh picture.
+/// behind is found over by a later reconcile (status names a group that exists) and cleared
+/// then.
 async fn settle_create_pending(api: &Api<Group>, group: &mut Group) {
     if !group.annotations().contains_key(CREATE_PENDING_ANNOTATION) {
         return;

@@ -19,7 +19,8 @@ pub const FINALIZER: &str = "igz-operator.io/cleanup";
 
 /// Annotation recorded before the first create request. If the answer to that request is lost,
 /// a platform group with the resource's name is adopted only while this record exists, so a lost
-/// answer yields neither a duplicate nor a false AlreadyExists.
+/// answer yields neither a duplicate nor a false AlreadyExists. Written only by the operator (the
+/// chart's admission policy `igz-operator-create-record` refuses anyone else).
 pub const CREATE_PENDING_ANNOTATION: &str = "igz-operator.io/external-create-pending";
 
 /// Path of the committed Group CRD, relative to the repository root.

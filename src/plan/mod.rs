@@ -17,7 +17,10 @@ mod pending;
 mod roles;
 
 pub use action::{Action, Blocked, GroupUpdate, steps};
-pub use pending::{PendingCreate, SentGroup, record as pending_create_record};
+pub use pending::{
+    PendingCreate, SentGroup, record as pending_create_record,
+    recorded_at as pending_create_recorded_at,
+};
 
 use crate::crd::{DeletionPolicy, Group, MembersPolicy, ProjectRole};
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,11 +1,12 @@
 //! The record of a create whose outcome may be unknown (`igz-operator.io/external-create-pending`).
 //!
-//! Written before every create and cleared by any definite answer. While it exists, a platform
-//! group with the resource's name may be the answer to our own create whose reply was lost, or
-//! someone else's. It is taken as ours only when it carries exactly what the create sent: the
-//! record keeps the gid (when one was sent) and a SHA-256 digest of the name, description,
-//! policies and member ids, which stays small whatever the group's size (annotations are
-//! bounded) and proves the match.
+//! Written before every create. A refusal clears it at once; after a success it is over as soon
+//! as status names the group (`observe::create_record_settled`), and cleared later. While it is
+//! not over, a platform group with the resource's name may be the answer to our own create whose
+//! reply was lost, or someone else's. It is taken as ours only when it carries exactly what the
+//! create sent: the record keeps the gid (when one was sent) and a SHA-256 digest of the name,
+//! description, policies and member ids, which stays small whatever the group's size
+//! (annotations are bounded) and proves the match.
 
 use std::collections::BTreeSet;
 
@@ -91,6 +92,12 @@ struct Record {
     since: String,
     #[serde(flatten)]
     sent: SentGroup,
+}
+
+/// When the record `value` says its create was sent; `None` when it does not say.
+pub fn recorded_at(value: &str) -> Option<jiff::Timestamp> {
+    let record: Record = serde_json::from_str(value).ok()?;
+    record.since.parse().ok()
 }
 
 /// The annotation's value for a create of `sent` at `since` (an RFC 3339 time).
@@ -198,11 +205,16 @@ mod tests {
         );
         let pending = PendingCreate::parse(&value);
         assert_eq!(pending.sent.as_ref(), Some(&sent));
+        assert_eq!(
+            recorded_at(&value),
+            Some("2026-11-29T00:00:00Z".parse().unwrap())
+        );
         assert!(pending.made(&made_by_create()));
         for legacy in ["2026-11-28T10:00:00Z", "", "{\"since\":\"x\"}"] {
             let pending = PendingCreate::parse(legacy);
             assert_eq!(pending.sent, None, "{legacy}");
             assert!(!pending.made(&made_by_create()));
+            assert_eq!(recorded_at(legacy), None, "{legacy}");
         }
     }
 }

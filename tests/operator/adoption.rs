@@ -237,7 +237,8 @@ async fn a_create_interrupted_before_its_answer_is_recognised_after_a_restart() 
         g.status.as_ref().unwrap().group_id.as_deref(),
         Some(platform.id.as_str())
     );
-    // The record is cleared once status names the group (right after Ready is written).
+    // The record is cleared by the next reconcile: status names the group, and the record is
+    // older than half a resync interval.
     h.wait_for("own", "the pending record cleared", |g| {
         !g.annotations().contains_key(CREATE_PENDING_ANNOTATION)
     })
