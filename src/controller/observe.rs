@@ -10,15 +10,13 @@ use kube::ResourceExt;
 
 use super::snapshot::PlatformView;
 use crate::crd::{CREATE_PENDING_ANNOTATION, Group, ProjectRoleState};
-use crate::plan::{Desired, Observed, PendingCreate};
+use crate::plan::{self, Desired, Observed, PendingCreate};
 
 /// How old a picture of the platform this reconcile may plan from (`None`: any, the current
 /// picture as it is, kept current by our own writes).
 ///
 /// - A create of ours may have succeeded unseen: only a picture read after it can show the group
-///   it made (`ZERO`: read it now). Not once its record is `settled` (see
-///   [`create_record_settled`]): the answer was received and written down, only the clearing of
-///   the record is left.
+///   it made (`ZERO`: read it now). Not once its record is over (see [`create_record_over`]).
 /// - Users or projects were missing: they are looked for in a picture no older than `fresh`, so
 ///   they are picked up soon after they appear.
 /// - The spec was acted on before (a resync, a retry, a blocked Group looking again): a picture no
@@ -27,13 +25,8 @@ use crate::plan::{Desired, Observed, PendingCreate};
 /// - A spec change: any picture. Waiting for a refresh would delay the change, and whatever the
 ///   picture misses is harmless: every write re-reads what it changes, and the next resync
 ///   works from a newer picture.
-pub fn picture_max_age(
-    group: &Group,
-    settled: bool,
-    fresh: Duration,
-    drift: Duration,
-) -> Option<Duration> {
-    if group.annotations().contains_key(CREATE_PENDING_ANNOTATION) && !settled {
+pub fn picture_max_age(group: &Group, fresh: Duration, drift: Duration) -> Option<Duration> {
+    if group.annotations().contains_key(CREATE_PENDING_ANNOTATION) && !create_record_over(group) {
         return Some(Duration::ZERO);
     }
     let status = group.status.as_ref()?;
@@ -54,15 +47,15 @@ pub fn picture_max_age(
     rechecked.then_some(drift.max(fresh))
 }
 
-/// Whether the Group's create-pending record is over although it is still there: status names
-/// a group that `view` (the current picture, of any age) holds, so the create's answer was
-/// received and written down. The record of a re-create (its group deleted outside Kubernetes)
-/// never looks over: status still names the deleted group, which the picture that planned the
-/// re-create no longer held, and pictures only get newer.
-pub fn create_record_settled(group: &Group, view: &PlatformView) -> bool {
-    let recorded = group.status.as_ref().and_then(|s| s.group_id.as_deref());
-    group.annotations().contains_key(CREATE_PENDING_ANNOTATION)
-        && recorded.is_some_and(|id| view.group(id).is_some())
+/// Whether the Group carries a create-pending record that is over: status names another group
+/// than when it was written, so the create was answered and written down (only clearing the
+/// record is left). An over record proves nothing and is ignored.
+pub fn create_record_over(group: &Group) -> bool {
+    let status_group = group.status.as_ref().and_then(|s| s.group_id.as_deref());
+    group
+        .annotations()
+        .get(CREATE_PENDING_ANNOTATION)
+        .is_some_and(|value| plan::pending_create_over(value, status_group))
 }
 
 pub fn observe(
@@ -103,6 +96,7 @@ pub fn observe(
         pending_create: group
             .annotations()
             .get(CREATE_PENDING_ANNOTATION)
+            .filter(|_| !create_record_over(group))
             .map(|value| PendingCreate::parse(value)),
         spec_applied: super::status::spec_applied(group),
         managed_members: status.managed_members.iter().cloned().collect(),
@@ -125,6 +119,7 @@ pub fn observe(
 mod tests {
     use super::*;
     use crate::crd::{GroupSpec, GroupStatus, ProjectRole, ProjectRoleStatus};
+    use crate::plan::SentGroup;
 
     const FRESH: Duration = Duration::from_secs(15);
     const DRIFT: Duration = Duration::from_secs(150);
@@ -162,21 +157,21 @@ mod tests {
     #[test]
     fn the_picture_age_follows_what_the_reconcile_must_see() {
         // New, or a changed spec: any picture; a change never waits for a refresh.
-        assert_eq!(picture_max_age(&group(1, None), false, FRESH, DRIFT), None);
+        assert_eq!(picture_max_age(&group(1, None), FRESH, DRIFT), None);
         assert_eq!(
-            picture_max_age(&group(2, Some(applied(1))), false, FRESH, DRIFT),
+            picture_max_age(&group(2, Some(applied(1))), FRESH, DRIFT),
             None
         );
         // A resync of an applied spec: recent enough to find drift.
         assert_eq!(
-            picture_max_age(&group(2, Some(applied(2))), false, FRESH, DRIFT),
+            picture_max_age(&group(2, Some(applied(2))), FRESH, DRIFT),
             Some(DRIFT)
         );
         // Waiting for missing users or projects: a recent picture.
         let mut waiting = applied(2);
         waiting.missing_users = vec!["bob".into()];
         assert_eq!(
-            picture_max_age(&group(2, Some(waiting)), false, FRESH, DRIFT),
+            picture_max_age(&group(2, Some(waiting)), FRESH, DRIFT),
             Some(FRESH)
         );
         let mut waiting = applied(2);
@@ -186,7 +181,7 @@ mod tests {
             state: ProjectRoleState::ProjectNotFound,
         }];
         assert_eq!(
-            picture_max_age(&group(3, Some(waiting)), false, FRESH, DRIFT),
+            picture_max_age(&group(3, Some(waiting)), FRESH, DRIFT),
             Some(FRESH)
         );
         // A create whose answer may be lost: a picture read now.
@@ -195,56 +190,55 @@ mod tests {
             .annotations_mut()
             .insert(CREATE_PENDING_ANNOTATION.into(), "x".into());
         assert_eq!(
-            picture_max_age(&pending, false, FRESH, DRIFT),
+            picture_max_age(&pending, FRESH, DRIFT),
             Some(Duration::ZERO)
         );
-        // Once the record is settled (status names a group the picture holds), as without it.
-        assert_eq!(picture_max_age(&pending, true, FRESH, DRIFT), None);
-        let mut settled = group(2, Some(applied(2)));
-        settled
-            .annotations_mut()
-            .insert(CREATE_PENDING_ANNOTATION.into(), "x".into());
-        assert_eq!(picture_max_age(&settled, true, FRESH, DRIFT), Some(DRIFT));
+        // Once status names the group the record's create made, as without the record.
+        let mut over = group(
+            2,
+            Some(GroupStatus {
+                group_id: Some("g1".into()),
+                ..applied(2)
+            }),
+        );
+        over.annotations_mut()
+            .insert(CREATE_PENDING_ANNOTATION.into(), record(None));
+        assert_eq!(picture_max_age(&over, FRESH, DRIFT), Some(DRIFT));
         // The drift age is never shorter than the fresh one.
         assert_eq!(
-            picture_max_age(
-                &group(2, Some(applied(2))),
-                false,
-                FRESH,
-                Duration::from_secs(1)
-            ),
+            picture_max_age(&group(2, Some(applied(2))), FRESH, Duration::from_secs(1)),
             Some(FRESH)
         );
     }
 
-    #[test]
-    fn a_record_is_settled_only_when_status_names_a_group_the_picture_holds() {
-        let made = igz_mgmt::UserGroup {
-            id: "g1".into(),
-            name: "g".into(),
-            description: String::new(),
-            gid: 5000,
-            assigned_policies: vec![],
-            member_ids: vec![],
-            system_provided: false,
+    /// A pending-create record written while status named `replaces`.
+    fn record(replaces: Option<&str>) -> String {
+        let sent = SentGroup {
+            gid: None,
+            sha256: "00".into(),
         };
-        let view = PlatformView::new(vec![made], vec![], vec![]);
-        let mut g = group(
-            1,
-            Some(GroupStatus {
-                group_id: Some("g1".into()),
-                ..applied(1)
-            }),
-        );
-        assert!(!create_record_settled(&g, &view), "no record");
+        crate::plan::pending_create_record(&sent, "2026-11-29T00:00:00Z", replaces)
+    }
+
+    #[test]
+    fn a_record_over_is_ignored_and_a_pending_one_is_not() {
+        let view = PlatformView::new(vec![], vec![], vec![]);
+        let desired = Desired::from_group(&group(1, None));
+        let mut g = group(1, Some(applied(1)));
+        assert!(!create_record_over(&g), "no record");
+        // A first create's record, before status names a group: pending.
         g.annotations_mut()
-            .insert(CREATE_PENDING_ANNOTATION.into(), "x".into());
-        assert!(create_record_settled(&g, &view));
-        // A re-create after the group was deleted outside Kubernetes: status still names it.
-        g.status.as_mut().unwrap().group_id = Some("gone".into());
-        assert!(!create_record_settled(&g, &view));
-        // A first create whose answer is not known yet.
-        g.status.as_mut().unwrap().group_id = None;
-        assert!(!create_record_settled(&g, &view));
+            .insert(CREATE_PENDING_ANNOTATION.into(), record(None));
+        assert!(!create_record_over(&g));
+        assert!(observe(&g, &desired, &view, None).pending_create.is_some());
+        // Status names the group it made: over, and the planner never sees it.
+        g.status.as_mut().unwrap().group_id = Some("g1".into());
+        assert!(create_record_over(&g));
+        assert_eq!(observe(&g, &desired, &view, None).pending_create, None);
+        // A re-create of g1 (deleted outside Kubernetes): pending while status names g1.
+        g.annotations_mut()
+            .insert(CREATE_PENDING_ANNOTATION.into(), record(Some("g1")));
+        assert!(!create_record_over(&g));
+        assert!(observe(&g, &desired, &view, None).pending_create.is_some());
     }
 }

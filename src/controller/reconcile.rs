@@ -15,7 +15,7 @@ use super::context::Context;
 use super::error::Error;
 use super::execute::{Done, execute};
 use super::grants::{self, Verdict};
-use super::observe::{create_record_settled, observe, picture_max_age};
+use super::observe::{create_record_over, observe, picture_max_age};
 use super::status;
 use crate::crd::{
     CREATE_PENDING_ANNOTATION, DeletionPolicy, FINALIZER, Group, GroupOrigin, GroupStatus,
@@ -179,11 +179,11 @@ async fn apply(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue
     }
     record_status(api, group, ctx, status).await?;
     // The status now names the group: a create's pending record is over. It is cleared later,
-    // by a reconcile that finds it over (status names a group the picture held) and at least
-    // half a resync interval old: normally the first resync. Clearing it now would add a write
-    // to every new Group in the middle of the burst that creating many is, and nothing needs it
-    // gone sooner: an over record proves nothing more and makes no reconcile read the platform.
-    if plan::pending_record_stale(&observed) && record_clearing_due(group, ctx) {
+    // by a reconcile that finds it over and at least half a resync interval old: normally the
+    // first resync. Clearing it now would add a write to every new Group in the middle of the
+    // burst that creating many is, and nothing needs it gone sooner: an over record is ignored
+    // (it neither proves anything nor makes a reconcile read the platform).
+    if create_record_over(group) && record_clearing_due(group, ctx) {
         settle_create_pending(api, group).await;
     }
     Ok(match verdict {
@@ -288,7 +288,7 @@ async fn not_granted(
 /// is there).
 async fn observe_now(group: &Group, desired: &Desired, ctx: &Context) -> Result<Observed, Error> {
     let rival = ctx.rival_owner(group);
-    let max_age = max_picture_age(group, ctx).await;
+    let max_age = picture_max_age(group, ctx.snapshot.ttl(), ctx.timing.resync_interval / 2);
     ctx.snapshot
         .read(max_age, |view| observe(group, desired, view, rival))
         .await
@@ -304,7 +304,7 @@ async fn observe_unless_refreshing(
     desired: &Desired,
     ctx: &Context,
 ) -> Result<Option<Observed>, Error> {
-    let max_age = max_picture_age(group, ctx).await;
+    let max_age = picture_max_age(group, ctx.snapshot.ttl(), ctx.timing.resync_interval / 2);
     if max_age == Some(std::time::Duration::ZERO) {
         return observe_now(group, desired, ctx).await.map(Some);
     }
@@ -313,21 +313,6 @@ async fn observe_unless_refreshing(
         .read_unless_refreshing(max_age, |view| observe(group, desired, view, rival))
         .await
         .map_err(platform_read_error)
-}
-
-/// How old a picture this reconcile may plan from (see `picture_max_age`).
-async fn max_picture_age(group: &Group, ctx: &Context) -> Option<std::time::Duration> {
-    let settled = ctx
-        .snapshot
-        .peek(|view| create_record_settled(group, view))
-        .await
-        .unwrap_or(false);
-    picture_max_age(
-        group,
-        settled,
-        ctx.snapshot.ttl(),
-        ctx.timing.resync_interval / 2,
-    )
 }
 
 fn platform_read_error(e: igz_mgmt::MgmtError) -> Error {
@@ -753,7 +738,10 @@ async fn set_create_pending(
     group: &mut Group,
     sent: Option<&SentGroup>,
 ) -> Result<(), Error> {
-    let value = sent.map(|sent| pending_create_record(sent, &now().0.to_string()));
+    // The record names the group status names now: once status names another, it is over.
+    let replaces = group.status.as_ref().and_then(|s| s.group_id.clone());
+    let value =
+        sent.map(|sent| pending_create_record(sent, &now().0.to_string(), replaces.as_deref()));
     let mut metadata = serde_json::json!({"annotations": {CREATE_PENDING_ANNOTATION: value}});
     // A new Group's finalizer goes with the record of its first create: one write, not two.
     if sent.is_some() && needs_finalizer(group) {

@@ -18,7 +18,7 @@ mod roles;
 
 pub use action::{Action, Blocked, GroupUpdate, steps};
 pub use pending::{
-    PendingCreate, SentGroup, record as pending_create_record,
+    PendingCreate, SentGroup, over as pending_create_over, record as pending_create_record,
     recorded_at as pending_create_recorded_at,
 };
 
@@ -230,13 +230,6 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
     };
     plan.drift.splice(0..0, drift);
     plan
-}
-
-/// Whether the resource's create-pending record is over although it is still there: status
-/// names a group that exists, so the group is found by its id and the record can prove nothing
-/// more (a process stopped after writing status and before clearing the record leaves one).
-pub fn pending_record_stale(observed: &Observed) -> bool {
-    observed.pending_create.is_some() && observed.owned_group().is_some()
 }
 
 /// Plans the platform side of deleting the resource: remove the group from every project role

@@ -1,8 +1,9 @@
 //! The record of a create whose outcome may be unknown (`igz-operator.io/external-create-pending`).
 //!
-//! Written before every create. A refusal clears it at once; after a success it is over as soon
-//! as status names the group (`observe::create_record_settled`), and cleared later. While it is
-//! not over, a platform group with the resource's name may be the answer to our own create whose
+//! Written before every create. A refusal clears it at once. It also names the group status named
+//! when it was written (none for a first create, the deleted group for a re-create), so it is
+//! over as soon as status names another: the create was answered and written down ([`over`]);
+//! it is then ignored, and cleared later. While it is not over, a platform group with the resource's name may be the answer to our own create whose
 //! reply was lost, or someone else's. It is taken as ours only when it carries exactly what the
 //! create sent: the record keeps the gid (when one was sent) and a SHA-256 digest of the name,
 //! description, policies and member ids, which stays small whatever the group's size
@@ -86,12 +87,26 @@ impl PendingCreate {
     }
 }
 
-/// The annotation's value: when the create was sent (for people) and what it sent.
+/// The annotation's value: when the create was sent (for people), what it sent, and the group
+/// status named then (the one a re-create replaces).
 #[derive(Serialize, Deserialize)]
 struct Record {
     since: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    replaces: Option<String>,
     #[serde(flatten)]
     sent: SentGroup,
+}
+
+/// Whether the record `value` is over for a resource whose status now names `status_group`:
+/// status names another group than it did when the record was written, so the create was
+/// answered and written down. A record that does not say (older or damaged) is over once status
+/// names any group.
+pub fn over(value: &str, status_group: Option<&str>) -> bool {
+    let replaces = serde_json::from_str::<Record>(value)
+        .ok()
+        .and_then(|r| r.replaces);
+    replaces.as_deref() != status_group
 }
 
 /// When the record `value` says its create was sent; `None` when it does not say.
@@ -100,10 +115,12 @@ pub fn recorded_at(value: &str) -> Option<jiff::Timestamp> {
     record.since.parse().ok()
 }
 
-/// The annotation's value for a create of `sent` at `since` (an RFC 3339 time).
-pub fn record(sent: &SentGroup, since: &str) -> String {
+/// The annotation's value for a create of `sent` at `since` (an RFC 3339 time), written while
+/// status names `replaces` (a re-create's deleted group; `None` for a first create).
+pub fn record(sent: &SentGroup, since: &str, replaces: Option<&str>) -> String {
     let record = Record {
         since: since.to_owned(),
+        replaces: replaces.map(str::to_owned),
         sent: sent.clone(),
     };
     // A struct of strings and an integer always serializes.
@@ -198,7 +215,7 @@ mod tests {
     #[test]
     fn records_round_trip_and_unreadable_ones_prove_nothing() {
         let sent = SentGroup::of(&create()).unwrap();
-        let value = record(&sent, "2026-11-29T00:00:00Z");
+        let value = record(&sent, "2026-11-29T00:00:00Z", None);
         assert!(
             value.contains("\"since\":\"2026-11-29T00:00:00Z\""),
             "{value}"
@@ -215,6 +232,27 @@ mod tests {
             assert_eq!(pending.sent, None, "{legacy}");
             assert!(!pending.made(&made_by_create()));
             assert_eq!(recorded_at(legacy), None, "{legacy}");
+        }
+    }
+
+    #[test]
+    fn a_record_is_over_once_status_names_another_group_than_when_it_was_written() {
+        let sent = SentGroup::of(&create()).unwrap();
+        // A first create: pending until status names the group it made.
+        let first = record(&sent, "2026-11-29T00:00:00Z", None);
+        assert!(!over(&first, None));
+        assert!(over(&first, Some("g1")));
+        // A re-create of a group deleted outside Kubernetes: status still names the deleted
+        // one until the answer is written down.
+        let again = record(&sent, "2026-11-29T00:00:00Z", Some("g1"));
+        assert!(again.contains("\"replaces\":\"g1\""), "{again}");
+        assert!(!over(&again, Some("g1")));
+        assert!(over(&again, Some("g2")));
+        assert!(over(&again, None));
+        // Records that do not say (older versions, damaged): over once status names any group.
+        for legacy in ["2026-11-28T10:00:00Z", "{\"since\":\"x\"}"] {
+            assert!(!over(legacy, None), "{legacy}");
+            assert!(over(legacy, Some("g1")), "{legacy}");
         }
     }
 }

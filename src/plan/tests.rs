@@ -688,31 +688,6 @@ fn users_and_projects_reported_missing_that_appear_are_applied_without_drift() {
 }
 
 #[test]
-fn a_pending_record_is_stale_once_status_names_a_group_that_exists() {
-    let mut observed = platform();
-    let mut ours = platform_group("lost", "team");
-    ours.member_ids = names(&["uid-alice", "uid-bob"]);
-    // Pending, no id in status: the record is what finds the group; not stale.
-    observed.pending_create = Some(pending_for(&ours));
-    observed.group_by_name = Some(ours.clone());
-    assert!(!pending_record_stale(&observed));
-    assert!(!plan(&team(), &observed).creates());
-    // Status names the group and it exists: the record proves nothing more.
-    observed.status_group_id = Some("lost".into());
-    observed.group_by_id = Some(ours);
-    assert!(pending_record_stale(&observed));
-    // Status names a group that is gone (deleted outside): the record may be the pending
-    // create of its replacement, whose outcome is unknown; it stays.
-    observed.group_by_id = None;
-    assert!(!pending_record_stale(&observed));
-    // No record: nothing to clear.
-    let mut plain = platform();
-    plain.status_group_id = Some("g1".into());
-    plain.group_by_id = Some(platform_group("g1", "team"));
-    assert!(!pending_record_stale(&plain));
-}
-
-#[test]
 fn a_plan_says_whether_it_creates() {
     let observed = platform();
     assert!(plan(&team(), &observed).creates());

@@ -210,11 +210,63 @@ async fn interrupted_create(h: &Harness, name: &str, record: impl FnOnce(&SentGr
         .unwrap();
 }
 
+/// Writes `group_id` into the resource's status, as an operator that created that group did.
+async fn name_in_status(h: &Harness, name: &str, group_id: &str) {
+    let patch = json!({"status": {"groupId": group_id}});
+    h.groups
+        .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_re_create_interrupted_is_recognised_and_an_answered_create_record_is_not() {
+    let mut h = Harness::without_operator("adopt-recreate", &["alice", "bob"], &[]).await;
+    // "again": its platform group was deleted outside Kubernetes (status still names it), and
+    // the operator was killed after sending the re-create: the new group is on the platform,
+    // and the record says which group it replaces.
+    interrupted_create(&h, "again", |sent| {
+        pending_create_record(sent, "2026-11-29T00:00:00Z", Some("deleted-1"))
+    })
+    .await;
+    name_in_status(&h, "again", "deleted-1").await;
+    // "answered": the record is the one of a first create, and status names a group since (so
+    // that create was answered; the group was deleted later). The platform group now carrying
+    // the name holds exactly what that create sent, but someone else made it.
+    interrupted_create(&h, "answered", |sent| {
+        pending_create_record(sent, "2026-11-29T00:00:00Z", None)
+    })
+    .await;
+    name_in_status(&h, "answered", "deleted-2").await;
+    let theirs = h.platform_group("answered").await.unwrap();
+    h.operator = Some(Operator::start(
+        &h.client,
+        &h.ns,
+        &h.emulator.base_url(),
+        ACCESS_KEY,
+    ));
+
+    let g = h.wait_ready("again").await;
+    h.wait_event("again", "Recovered").await;
+    let made = h.platform_group("again").await.unwrap();
+    assert_eq!(
+        g.status.as_ref().unwrap().group_id.as_deref(),
+        Some(made.id.as_str())
+    );
+    assert_eq!(h.platform_groups_named("again").await, 1, "no duplicate");
+
+    let blocked = h.wait_reason("answered", "AlreadyExists").await;
+    let (_, _, message) = condition(&blocked, "Ready").unwrap();
+    assert!(message.contains("spec.adoptExisting: true"), "{message}");
+    assert_untouched(&h, "answered", &theirs).await;
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn a_create_interrupted_before_its_answer_is_recognised_after_a_restart() {
     let mut h = Harness::without_operator("adopt-own", &["alice", "bob"], &[]).await;
     interrupted_create(&h, "own", |sent| {
-        pending_create_record(sent, "2026-11-29T00:00:00Z")
+        pending_create_record(sent, "2026-11-29T00:00:00Z", None)
     })
     .await;
     // Made by hand meanwhile? No: exactly what the create sent. A record from an older version
