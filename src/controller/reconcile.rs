@@ -647,8 +647,8 @@ fn record_clearing_due(group: &Group, ctx: &Context) -> bool {
 }
 
 /// Clears a create's pending record once status names the group. Best effort: a record left
-/// behind is found over by a later reconcile (status names a group that exists) and cleared
-/// then.
+/// behind is still over (status names another group than it does) and is cleared by a later
+/// reconcile.
 async fn settle_create_pending(api: &Api<Group>, group: &mut Group) {
     if !group.annotations().contains_key(CREATE_PENDING_ANNOTATION) {
         return;
