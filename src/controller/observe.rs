@@ -26,7 +26,7 @@ use crate::plan::{self, Desired, Observed, PendingCreate};
 ///   picture misses is harmless: every write re-reads what it changes, and the next resync
 ///   works from a newer picture.
 pub fn picture_max_age(group: &Group, fresh: Duration, drift: Duration) -> Option<Duration> {
-    if group.annotations().contains_key(CREATE_PENDING_ANNOTATION) && !create_record_over(group) {
+    if pending_record(group).is_some() {
         return Some(Duration::ZERO);
     }
     let status = group.status.as_ref()?;
@@ -56,6 +56,14 @@ pub fn create_record_over(group: &Group) -> bool {
         .annotations()
         .get(CREATE_PENDING_ANNOTATION)
         .is_some_and(|value| plan::pending_create_over(value, status_group))
+}
+
+/// The Group's create-pending record when it is not over: its create's outcome may be unknown.
+fn pending_record(group: &Group) -> Option<&String> {
+    group
+        .annotations()
+        .get(CREATE_PENDING_ANNOTATION)
+        .filter(|_| !create_record_over(group))
 }
 
 pub fn observe(
@@ -93,11 +101,7 @@ pub fn observe(
 
     Observed {
         status_group_id: status.group_id.clone(),
-        pending_create: group
-            .annotations()
-            .get(CREATE_PENDING_ANNOTATION)
-            .filter(|_| !create_record_over(group))
-            .map(|value| PendingCreate::parse(value)),
+        pending_create: pending_record(group).map(|value| PendingCreate::parse(value)),
         spec_applied: super::status::spec_applied(group),
         managed_members: status.managed_members.iter().cloned().collect(),
         group_by_id,

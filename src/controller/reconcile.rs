@@ -139,13 +139,10 @@ async fn apply(api: &Api<Group>, group: &Group, ctx: &Context) -> Result<Requeue
         already_members: BTreeSet::new(),
     };
     if let Err(e) = execute_plan(api, group, ctx, &observed, &plan, &mut executed).await {
+        // A failure's status that names the group a create made ends that create's record too
+        // (it is cleared later, like any record that is over).
         let identity = executed.identity.as_ref();
-        let error = report_failure(api, group, ctx, e, Stage::Changing, identity).await;
-        // The failure's status names the group a create made: its pending record is over.
-        if identity.is_some() && status_records(group, identity) {
-            settle_create_pending(api, group).await;
-        }
-        return Err(error);
+        return Err(report_failure(api, group, ctx, e, Stage::Changing, identity).await);
     }
     let group_id = executed.group_id.clone();
 
@@ -626,12 +623,6 @@ async fn report_failure(
         tracing::warn!(error = %e, "could not record the failure in status");
     }
     error
-}
-
-/// Whether the resource's status names the group `identity` says this reconcile made.
-fn status_records(group: &Group, identity: Option<&(String, GroupOrigin)>) -> bool {
-    let recorded = group.status.as_ref().and_then(|s| s.group_id.as_deref());
-    identity.is_some_and(|(id, _)| recorded == Some(id.as_str()))
 }
 
 /// Whether the resource's pending record was written at least half a resync interval ago (or

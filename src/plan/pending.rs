@@ -82,7 +82,7 @@ impl PendingCreate {
 
     /// Reads the annotation's value.
     pub fn parse(value: &str) -> Self {
-        let sent = serde_json::from_str::<Record>(value).ok().map(|r| r.sent);
+        let sent = Record::read(value).map(|r| r.sent);
         PendingCreate { sent }
     }
 }
@@ -98,21 +98,26 @@ struct Record {
     sent: SentGroup,
 }
 
+impl Record {
+    /// The record in the annotation's `value`; `None` when it is not one (an older version's
+    /// bare time, or damaged).
+    fn read(value: &str) -> Option<Self> {
+        serde_json::from_str(value).ok()
+    }
+}
+
 /// Whether the record `value` is over for a resource whose status now names `status_group`:
 /// status names another group than it did when the record was written, so the create was
 /// answered and written down. A record that does not say (older or damaged) is over once status
 /// names any group.
 pub fn over(value: &str, status_group: Option<&str>) -> bool {
-    let replaces = serde_json::from_str::<Record>(value)
-        .ok()
-        .and_then(|r| r.replaces);
+    let replaces = Record::read(value).and_then(|r| r.replaces);
     replaces.as_deref() != status_group
 }
 
 /// When the record `value` says its create was sent; `None` when it does not say.
 pub fn recorded_at(value: &str) -> Option<jiff::Timestamp> {
-    let record: Record = serde_json::from_str(value).ok()?;
-    record.since.parse().ok()
+    Record::read(value)?.since.parse().ok()
 }
 
 /// The annotation's value for a create of `sent` at `since` (an RFC 3339 time), written while

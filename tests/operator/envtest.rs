@@ -4,8 +4,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use kube::api::{ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -72,34 +71,8 @@ async fn applied_object_is_stored_and_watch_sees_changes() {
 async fn service_account_token_is_authenticated_but_rbac_denies_until_granted() {
     let admin = igz_testkit::envtest::admin_client().await;
     let ns = igz_testkit::envtest::fresh_namespace(&admin, "envtest-rbac").await;
-    let sa_api: Api<ServiceAccount> = Api::namespaced(admin.clone(), &ns);
-    let sa = ServiceAccount {
-        metadata: ObjectMeta {
-            name: Some("probe".into()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    sa_api
-        .create(&PostParams::default(), &sa)
-        .await
-        .expect("create service account");
-
-    let request = TokenRequest {
-        spec: TokenRequestSpec {
-            audiences: vec![],
-            expiration_seconds: Some(600),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let issued = sa_api
-        .create_token_request("probe", &PostParams::default(), &request)
-        .await
-        .expect("TokenRequest API issues a token");
-    let token = issued.status.expect("token status").token;
-
-    let sa_client = client_with_token(&token).await;
+    // A ServiceAccount, and a client with a token the TokenRequest API issued for it.
+    let sa_client = crate::support::service_account_client(&admin, &ns, "probe").await;
     let secrets: Api<Secret> = Api::namespaced(sa_client.clone(), &ns);
     match secrets.list(&ListParams::default()).await {
         Err(kube::Error::Api(status)) => assert_eq!(
@@ -120,15 +93,6 @@ async fn service_account_token_is_authenticated_but_rbac_denies_until_granted() 
             .map_err(|e| e.to_string())
     })
     .await;
-}
-
-async fn client_with_token(token: &str) -> Client {
-    let mut config = igz_testkit::envtest::admin_config().await;
-    config.auth_info = kube::config::AuthInfo {
-        token: Some(token.to_string().into()),
-        ..Default::default()
-    };
-    Client::try_from(config).expect("client with service account token")
 }
 
 async fn grant_secret_listing(admin: &Client, ns: &str, sa: &str) {
