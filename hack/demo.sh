@@ -62,16 +62,17 @@ kubectl wait --for=condition=Established crd/groups.igz-operator.io crd/groupgra
   --timeout=30s >&2
 
 step "starting the operator"
+# The demo namespace is also the operator's own here: it keeps its record key there.
+kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 printf '%s' "$ACCESS_KEY" >"$DEMO_DIR/access-key"
 "$BIN_DIR/igz-operator" run --mgmt-url "$EMULATOR_URL" --access-key-file "$DEMO_DIR/access-key" \
   --metrics-addr 127.0.0.1:0 --resync-interval 30s --watch-namespace "$NAMESPACE" \
-  >"$DEMO_DIR/operator.log" 2>&1 &
+  --namespace "$NAMESPACE" >"$DEMO_DIR/operator.log" 2>&1 &
 pids+=($!)
 sleep 1
 kill -0 "${pids[1]}" 2>/dev/null || die "the operator exited: $(cat "$DEMO_DIR/operator.log")"
 grep -m1 "igz-operator starting" "$DEMO_DIR/operator.log" >&2 || true
 
-kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 # What demo-steps.sh needs: kubectl for this control plane, and the platform's state.
 kc() { kubectl "$@"; }
 platform_state() { curl -fsS "$EMULATOR_URL/__emulator/state"; }

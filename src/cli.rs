@@ -107,6 +107,11 @@ pub struct RunArgs {
     )]
     pub watch_namespaces: Vec<String>,
 
+    /// The operator's own namespace: it keeps the record key (the Secret igz-operator-record-key,
+    /// which seals its create records) there. In a pod, the pod's namespace.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "igz-system")]
+    pub namespace: String,
+
     /// Address of the HTTP server for /metrics, /healthz and /readyz.
     #[arg(long, env = "IGZ_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: SocketAddr,

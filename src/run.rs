@@ -141,7 +141,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         concurrency: args.concurrency.max(1),
         timing: Timing::new(args.resync_interval),
         // Short enough that users and projects created on the platform are seen within ~30 s.
-        snapshot_ttl: args.resync_interval.min(Duration::from_secs(15)),
+        fresh_picture_age: args.resync_interval.min(Duration::from_secs(15)),
+        namespace: args.namespace.clone(),
         instance: std::env::var("POD_NAME").ok(),
         admission_policy: true,
     };

@@ -1,5 +1,5 @@
-//! What every reconcile shares: clients, the platform picture, the Group caches, Events, metrics,
-//! per-object error backoff and timing settings.
+//! What every reconcile shares: clients, the platform picture, the record key, the Group
+//! caches, the tenancy watch, Events, metrics, per-object error backoff and timing settings.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,11 +13,12 @@ use rand::Rng;
 
 use super::Settings;
 use super::events::Events;
-use super::grants::Tenancy;
 use super::metrics::ReconcileMetrics;
+use super::picture::SharedPicture;
 use super::rivals;
-use super::snapshot::Snapshot;
+use super::tenancy_watch::Tenancy;
 use crate::crd::Group;
+use crate::create_record::RecordKeys;
 use igz_mgmt::MgmtClient;
 
 /// Timing of requeues.
@@ -71,7 +72,9 @@ impl Timing {
 pub struct Context {
     pub kube: Client,
     pub mgmt: MgmtClient,
-    pub snapshot: Snapshot,
+    pub picture: SharedPicture,
+    /// The key create records are sealed with.
+    pub record_keys: RecordKeys,
     /// Caches of every watched Group, to resolve name conflicts across resources.
     pub stores: Vec<Store<Group>>,
     /// GroupGrants and namespace labels: what each Group may ask for.
@@ -89,6 +92,7 @@ impl Context {
         kube: Client,
         mgmt: MgmtClient,
         settings: &Settings,
+        record_keys: RecordKeys,
         stores: Vec<Store<Group>>,
         tenancy: Arc<Tenancy>,
         metrics: ReconcileMetrics,
@@ -99,7 +103,8 @@ impl Context {
         };
         Arc::new(Self {
             events: Events::new(kube.clone(), reporter),
-            snapshot: Snapshot::new(mgmt.clone(), settings.snapshot_ttl),
+            picture: SharedPicture::new(mgmt.clone(), settings.fresh_picture_age),
+            record_keys,
             kube,
             mgmt,
             stores,

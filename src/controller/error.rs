@@ -1,7 +1,7 @@
 //! Reconcile failures, each mapped to a condition reason and a sentence a platform admin can act on.
 
 use crate::crd::Reason;
-use crate::plan::Blocked;
+use crate::plan::Conflict;
 use igz_mgmt::{ErrorKind, MgmtError};
 
 #[derive(Debug, thiserror::Error)]
@@ -17,7 +17,7 @@ pub enum Error {
     /// A create was refused because a group with the name exists (it is not ours, or not
     /// provably ours): the resource must leave it alone.
     #[error("{0}")]
-    AlreadyExists(Blocked),
+    AlreadyExists(Conflict),
 
     /// The shared picture of the platform missed something that exists; the next reconcile
     /// re-reads it. Not a failure to report.
@@ -50,14 +50,14 @@ impl Error {
                 _ => Reason::ReconcileError,
             },
             Error::Kube { .. } | Error::StalePicture => Reason::ReconcileError,
-            Error::AlreadyExists(blocked) => blocked.reason(),
+            Error::AlreadyExists(conflict) => conflict.reason(),
         }
     }
 
     /// The condition/Event message: what failed plus what the admin can do about it.
     pub fn message(&self) -> String {
-        if let Error::AlreadyExists(blocked) = self {
-            return blocked.message();
+        if let Error::AlreadyExists(conflict) = self {
+            return conflict.message();
         }
         let hint = match self.reason() {
             Reason::CredentialsInvalid => {
@@ -76,13 +76,13 @@ impl Error {
         match self {
             Error::Platform { doing, source } => format!("{doing}: {source}"),
             Error::Kube { doing, source } => format!("{doing} (Kubernetes API: {source})"),
-            Error::AlreadyExists(blocked) => blocked.message(),
+            Error::AlreadyExists(conflict) => conflict.message(),
             Error::StalePicture => self.to_string(),
         }
     }
 
     /// Kubernetes refused a write because the resource changed since it was read (409): our
-    /// cache lagged behind; not a failure worth reporting.
+    /// copy lagged behind; not a failure worth reporting.
     pub fn is_stale_resource(&self) -> bool {
         matches!(self, Error::Kube { source: kube::Error::Api(status), .. } if status.code == 409)
             || matches!(self, Error::StalePicture)
@@ -90,13 +90,13 @@ impl Error {
 
     /// The platform's answer says our cached picture of it was wrong (something vanished or
     /// already exists).
-    pub fn invalidates_snapshot(&self) -> bool {
+    pub fn invalidates_picture(&self) -> bool {
         matches!(self, Error::Platform { source, .. } if matches!(source.kind(), ErrorKind::NotFound | ErrorKind::Conflict))
             || matches!(self, Error::StalePicture)
     }
 
     /// For a failed create: the failure is definite (the request certainly created nothing),
-    /// so the pending-create record can go.
+    /// so its create record can go.
     pub fn create_definitely_failed(&self) -> bool {
         match self {
             Error::Platform { source, .. } => !source.outcome_unknown(),
@@ -107,11 +107,11 @@ impl Error {
 
     /// For a failed create: the platform refused because the name is taken. `outcome_unknown`
     /// when an earlier attempt's answer was lost and the group found differs from what it sent.
-    pub fn create_name_taken(&self, name: &str) -> Option<Blocked> {
+    pub fn create_name_taken(&self, name: &str) -> Option<Conflict> {
         let Error::Platform { source, .. } = self else {
             return None;
         };
-        (source.kind() == ErrorKind::Conflict).then(|| Blocked::AlreadyExists {
+        (source.kind() == ErrorKind::Conflict).then(|| Conflict::AlreadyExists {
             name: name.to_owned(),
             id: None,
             create_outcome_unknown: source.outcome_unknown(),

@@ -1,190 +1,153 @@
-//! Performs one planned action through the management client and records its effect in the
-//! shared platform picture. Every call is idempotent, so a retry after a failure is safe.
+//! The execute stage: runs planned actions on the platform, step by step, for a change and for
+//! a deletion alike. The changes of one step (members of different users, roles in different
+//! projects) are in flight at once, so the client can carry a group's role changes in one
+//! transaction; a failure stops the run after its step, and what was done so far is reported.
 
+use std::collections::BTreeSet;
+
+use futures::future::join_all;
+use kube::runtime::reflector::ObjectRef;
+
+use super::context::Context;
 use super::error::Error;
-use super::snapshot::{Recorded, Snapshot};
-use crate::plan::Action;
-use igz_mgmt::{MgmtClient, NewUserGroup, UserGroupPatch};
+use super::group_writer::GroupWriter;
+use super::perform::{Done, perform};
+use crate::crd::GroupOrigin;
+use crate::create_record::Sent;
+use crate::plan::{Action, steps};
 
-/// What an action did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Done {
-    /// The group's id, when the action created or adopted it.
+/// What a run did, also when it failed part-way.
+#[derive(Debug, Default)]
+pub struct Executed {
+    /// The platform group the actions apply to (known after a create or an adoption).
     pub group_id: Option<String>,
-    /// False when the platform already was as the action wanted it (a plan from a stale
-    /// picture): e.g. a member added by someone else meanwhile, whom we must not count as ours.
-    pub changed: bool,
+    /// The group this run created or adopted, and how: status must name it.
+    pub identity: Option<(String, GroupOrigin)>,
+    /// Usernames the plan added who turned out to be members already (the picture was older
+    /// than someone else's change): not ours to claim.
+    pub already_members: BTreeSet<String>,
 }
 
-impl Done {
-    fn changed(changed: bool) -> Self {
-        Done {
-            group_id: None,
-            changed,
+/// Runs `actions` on `group_id` (none before a create), with an Event for each change. A create
+/// is preceded by its create record (the writer adds our finalizer with it), and a definite
+/// refusal clears the record at once, so the group found later is never mistaken for ours.
+pub async fn run(
+    ctx: &Context,
+    writer: &mut GroupWriter<'_>,
+    actions: &[Action],
+    group_id: Option<String>,
+) -> (Executed, Result<(), Error>) {
+    let mut executed = Executed {
+        group_id,
+        ..Executed::default()
+    };
+    for step in steps(actions) {
+        let outcome = match step {
+            [action] => run_one(ctx, writer, action, &mut executed).await,
+            several => run_together(ctx, writer, several, &mut executed).await,
+        };
+        if let Err(e) = outcome {
+            return (executed, Err(e));
         }
     }
-
-    fn group(id: String) -> Self {
-        Done {
-            group_id: Some(id),
-            changed: true,
-        }
-    }
+    (executed, Ok(()))
 }
 
-/// Executes `action` on group `group_id` (for a create: the id status recorded, if any). A
-/// failure that shows the shared picture was wrong (something in it vanished or already exists)
-/// makes the next reconcile re-read it.
-pub async fn execute(
-    mgmt: &MgmtClient,
-    snapshot: &Snapshot,
-    group_id: Option<&str>,
+/// One action that runs alone: a create (with its record), an adoption, an attribute update or
+/// a deletion.
+async fn run_one(
+    ctx: &Context,
+    writer: &mut GroupWriter<'_>,
     action: &Action,
-) -> Result<Done, Error> {
-    let outcome = perform(mgmt, snapshot, group_id, action).await;
-    if let Err(e) = &outcome
-        && e.invalidates_snapshot()
-    {
-        snapshot.invalidate().await;
+    executed: &mut Executed,
+) -> Result<(), Error> {
+    let sent = Sent::of(action);
+    if let Some(sent) = &sent {
+        writer.write_create_record(sent).await?;
     }
-    outcome
+    let group_id = executed.group_id.as_deref();
+    let done = match perform(&ctx.mgmt, &ctx.picture, group_id, action).await {
+        Ok(done) => done,
+        Err(e) if sent.is_some() => return Err(create_failed(writer, e).await),
+        Err(e) => return Err(e),
+    };
+    if let Some(id) = done.group_id.clone() {
+        // Written to status with the reconcile's outcome (success or failure); until then the
+        // create record (a create's) or adoptExisting (an adoption) finds the group again.
+        let origin = match action {
+            Action::AdoptGroup {
+                lost_create: false, ..
+            } => GroupOrigin::Adopted,
+            _ => GroupOrigin::Created,
+        };
+        executed.identity = Some((id.clone(), origin));
+        executed.group_id = Some(id);
+    }
+    announce(ctx, writer, action, &done, executed).await;
+    Ok(())
 }
 
-async fn perform(
-    mgmt: &MgmtClient,
-    snapshot: &Snapshot,
-    group_id: Option<&str>,
-    action: &Action,
-) -> Result<Done, Error> {
-    let failed = |e| Error::platform(doing(action), e);
-    let id = || group_id.unwrap_or_default().to_owned();
-    match action {
-        Action::CreateGroup {
-            name,
-            description,
-            gid,
-            assigned_policies,
-            members,
-        } => {
-            // Recreating a group status names: it was missing from the shared picture. Check
-            // the one group before creating another (a picture can miss a group, e.g. a list
-            // paged while other groups were deleted).
-            if let Some(recorded) = group_id
-                && mgmt.get_group(recorded).await.map_err(failed)?.is_some()
-            {
-                return Err(Error::StalePicture);
+/// Changes of different users (or projects) in flight at once; the first failure is returned
+/// after every change of the step has ended.
+async fn run_together(
+    ctx: &Context,
+    writer: &GroupWriter<'_>,
+    step: &[Action],
+    executed: &mut Executed,
+) -> Result<(), Error> {
+    let group_id = executed.group_id.clone();
+    let outcomes = join_all(
+        step.iter()
+            .map(|action| perform(&ctx.mgmt, &ctx.picture, group_id.as_deref(), action)),
+    )
+    .await;
+    let mut first_error = None;
+    for (action, outcome) in step.iter().zip(outcomes) {
+        match outcome {
+            Ok(done) => announce(ctx, writer, action, &done, executed).await,
+            Err(e) => {
+                first_error.get_or_insert(e);
             }
-            let new = NewUserGroup {
-                name: name.clone(),
-                description: description.clone(),
-                gid: *gid,
-                assigned_policies: assigned_policies.iter().cloned().collect(),
-                member_ids: members.values().cloned().collect(),
-            };
-            let created = mgmt.create_group(&new).await.map_err(failed)?;
-            let created_id = created.id.clone();
-            snapshot.record(Recorded::Group(created)).await;
-            Ok(Done::group(created_id))
-        }
-        Action::AdoptGroup { id, .. } => Ok(Done::group(id.clone())),
-        Action::UpdateGroup(update) => {
-            let patch = UserGroupPatch {
-                name: update.name.clone(),
-                description: update.description.clone(),
-                gid: update.gid,
-                assigned_policies: update
-                    .assigned_policies
-                    .as_ref()
-                    .map(|p| p.iter().cloned().collect()),
-            };
-            let updated = mgmt.update_group(&id(), &patch).await.map_err(failed)?;
-            snapshot.record(Recorded::Attributes(updated)).await;
-            Ok(Done::changed(true))
-        }
-        Action::AddMember { user_id, .. } => {
-            let group_id = id();
-            let changed = mgmt
-                .add_user_to_group(user_id, &group_id)
-                .await
-                .map_err(failed)?;
-            snapshot
-                .record(Recorded::Membership {
-                    group_id,
-                    user_id: user_id.clone(),
-                    member: true,
-                })
-                .await;
-            Ok(Done::changed(changed))
-        }
-        Action::RemoveMember { user_id, .. } => {
-            let group_id = id();
-            let changed = mgmt
-                .remove_user_from_group(user_id, &group_id)
-                .await
-                .map_err(failed)?;
-            snapshot
-                .record(Recorded::Membership {
-                    group_id,
-                    user_id: user_id.clone(),
-                    member: false,
-                })
-                .await;
-            Ok(Done::changed(changed))
-        }
-        Action::SetProjectRole { project, role } => {
-            let group_id = id();
-            mgmt.set_group_project_role(project, &group_id, Some((*role).into()))
-                .await
-                .map_err(failed)?;
-            snapshot
-                .record(Recorded::ProjectRole {
-                    project: project.clone(),
-                    group_id,
-                    role: Some(*role),
-                })
-                .await;
-            Ok(Done::changed(true))
-        }
-        Action::RemoveProjectRole { project } => {
-            let group_id = id();
-            mgmt.set_group_project_role(project, &group_id, None)
-                .await
-                .map_err(failed)?;
-            snapshot
-                .record(Recorded::ProjectRole {
-                    project: project.clone(),
-                    group_id,
-                    role: None,
-                })
-                .await;
-            Ok(Done::changed(true))
-        }
-        Action::DeleteGroup { id, .. } => {
-            mgmt.delete_group(id).await.map_err(failed)?;
-            snapshot
-                .record(Recorded::Deleted {
-                    group_id: id.clone(),
-                })
-                .await;
-            Ok(Done::changed(true))
         }
     }
+    first_error.map_or(Ok(()), Err)
 }
 
-/// What the action was about to do, for error messages ("could not ...").
-pub fn doing(action: &Action) -> String {
-    match action {
-        Action::CreateGroup { name, .. } => format!("create platform group \"{name}\""),
-        Action::AdoptGroup { name, .. } => format!("adopt platform group \"{name}\""),
-        Action::UpdateGroup(update) => format!("update the group's {}", update.changed_fields()),
-        Action::AddMember { username, .. } => format!("add member {username}"),
-        Action::RemoveMember { username, .. } => format!("remove member {username}"),
-        Action::SetProjectRole { project, role } => {
-            format!("give the group role {} in project {project}", role.as_str())
+/// Logs a platform change and sends its Event; a member the plan added who already was one is
+/// noted instead.
+async fn announce(
+    ctx: &Context,
+    writer: &GroupWriter<'_>,
+    action: &Action,
+    done: &Done,
+    executed: &mut Executed,
+) {
+    if let Action::AddMember { username, .. } = action
+        && !done.changed
+    {
+        executed.already_members.insert(username.clone());
+        return;
+    }
+    let group = writer.group();
+    tracing::info!(group = %ObjectRef::from_obj(group), "{action}");
+    ctx.events.action_done(group, action).await;
+}
+
+/// A create failed. A definite answer (the request certainly created nothing: a 409, another
+/// 4xx, a 429) ends its record at once. A taken name is reported as AlreadyExists, with
+/// nothing touched.
+async fn create_failed(writer: &mut GroupWriter<'_>, error: Error) -> Error {
+    if error.create_definitely_failed()
+        && let Err(e) = writer.clear_create_record().await
+    {
+        return e;
+    }
+    let name = writer.group().effective_group_name();
+    match error.create_name_taken(&name) {
+        Some(conflict) => {
+            tracing::info!(group = %ObjectRef::from_obj(writer.group()), error = %error, "create refused: {conflict}");
+            Error::AlreadyExists(conflict)
         }
-        Action::RemoveProjectRole { project } => {
-            format!("remove the group's role in project {project}")
-        }
-        Action::DeleteGroup { name, .. } => format!("delete platform group \"{name}\""),
+        None => error,
     }
 }

@@ -1,29 +1,36 @@
 //! The Group controller: watches Group resources and reconciles each against the platform.
 //!
-//! `reconcile` holds the flow (tenancy -> observe -> plan -> execute -> status, inside the
-//! finalizer); `snapshot` the shared bulk picture of the platform; `grants` the GroupGrants and
-//! namespace labels (and the admission policy made of them); `observe`, `rivals` and `status`
-//! are pure helpers; `execute` and `events` are the I/O edges.
+//! `reconcile` is the driver, one stage after another: `permit` (tenancy, decided from the
+//! grants the `tenancy_watch` caches) -> `observe` (from the shared `picture` of the platform) ->
+//! the pure planner (`crate::plan`) -> `execute` (the step runner; `perform` makes each platform
+//! call) -> `report` (status and Events, built purely). `group_writer` performs every write to
+//! the Group object; `events` sends Events. `admission_policy` keeps the admission policy in line
+//! with the grants; `rivals` decides which Group owns a contested name.
 
+mod admission_policy;
 mod context;
 mod convert;
-mod error;
+pub(crate) mod error;
 mod events;
-mod execute;
-mod grants;
+pub(crate) mod execute;
+mod group_writer;
 mod metrics;
 mod observe;
+mod perform;
+mod permit;
+mod picture;
 mod reconcile;
+mod report;
 mod rivals;
-mod snapshot;
-mod status;
+mod tenancy_watch;
 
+pub use admission_policy::{admission_policy_keeper, apply_admission_policy};
 pub use context::{Context, Timing};
 pub use error::Error;
 pub use events::Events;
-pub use grants::{admission_policy_keeper, apply_admission_policy};
 pub use metrics::{KubeRequestMetrics, ReconcileMetrics};
-pub use snapshot::{PlatformView, Snapshot};
+pub use picture::{Picture, SharedPicture};
+pub use report::Note;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +41,7 @@ use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
 use kube::{Api, Client};
 
 use crate::crd::Group;
+use crate::create_record::RecordKeys;
 use igz_mgmt::MgmtClient;
 
 /// How the controller runs.
@@ -44,8 +52,11 @@ pub struct Settings {
     /// Reconciles at the same time, per watch (one watch per namespace, or one for all).
     pub concurrency: u16,
     pub timing: Timing,
-    /// How old the shared platform picture may get before a reconcile reads it again.
-    pub snapshot_ttl: Duration,
+    /// How old the platform picture may be for a Group waiting for missing users or projects
+    /// (they are picked up about this long after they appear).
+    pub fresh_picture_age: Duration,
+    /// The operator's own namespace: the record key's Secret lives there.
+    pub namespace: String,
     /// Reporting instance for Events (the pod name when in a pod).
     pub instance: Option<String>,
     /// Keep the GroupGrant admission policy in line with the grants (the operator does; tests
@@ -80,7 +91,7 @@ fn watch(api: Api<Group>) -> Watch {
 /// in status) by `reconcile::error_policy`; a watch that fails (for example RBAC that does not
 /// let the operator list Groups) would otherwise retry with backoff in silence.
 fn log_controller_error<T>(
-    result: Result<T, kube::runtime::controller::Error<reconcile::ReconcileError, watcher::Error>>,
+    result: Result<T, kube::runtime::controller::Error<Error, watcher::Error>>,
 ) {
     use kube::runtime::controller::Error as ControllerError;
     match result {
@@ -133,6 +144,21 @@ pub fn slim(group: &mut Group) {
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
+/// The record key (see `create_record`), read or created in `namespace`; retried with backoff,
+/// saying why, until it can be had: no Group is reconciled without it (a create could not be
+/// recorded, and no record could be trusted).
+async fn load_record_keys(kube: &Client, namespace: &str) -> RecordKeys {
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match RecordKeys::load_or_create(kube, namespace).await {
+            Ok(keys) => return keys,
+            Err(why) => tracing::error!(retry_in_s = delay.as_secs(), "{why}"),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(60));
+    }
+}
+
 /// Runs until `shutdown` resolves. `on_ready` is called once every Group cache has synced.
 pub async fn run(
     kube: Client,
@@ -158,18 +184,23 @@ pub async fn run(
     };
     let watches: Vec<Watch> = apis.into_iter().map(watch).collect();
     let stores: Vec<Store<Group>> = watches.iter().map(|w| w.store.clone()).collect();
-    let (tenancy, tenancy_watches) = grants::Tenancy::start(kube.clone());
+    let (tenancy, tenancy_watches) = tenancy_watch::Tenancy::start(kube.clone());
 
+    let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
+    let record_keys = futures::select_biased! {
+        _ = shutdown.clone().fuse() => return,
+        keys = load_record_keys(&kube, &settings.namespace).fuse() => keys,
+    };
     let ctx = Context::new(
         kube.clone(),
         mgmt,
         &settings,
+        record_keys,
         stores.clone(),
         tenancy.clone(),
         metrics,
     );
 
-    let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
     let controllers: Vec<_> = watches
         .into_iter()
         .zip(namespaces)
@@ -209,7 +240,7 @@ pub async fn run(
     let background = async move {
         let policy = async {
             if admission_policy {
-                grants::keep_admission_policy(kube, tenancy).await;
+                admission_policy::keep_admission_policy(kube, tenancy).await;
             }
         };
         futures::join!(tenancy_watches, policy);

@@ -1,4 +1,5 @@
-//! Turns the shared platform picture and a Group resource into the planner's `Observed` input.
+//! The observe stage: what the platform holds now for one Group, as the planner's `Observed`,
+//! from the connection's shared platform picture.
 //!
 //! Only what the planner needs for this one group is copied: the users it names or has, and the
 //! projects it names or holds a role in, so a reconcile costs no more than its own group's size.
@@ -6,27 +7,72 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kube::ResourceExt;
+use super::context::Context;
+use super::error::Error;
+use super::picture::Picture;
+use super::report;
+use crate::crd::{Group, ProjectRoleState};
+use crate::create_record::{self, Standing};
+use crate::plan::{Desired, Observed};
 
-use super::snapshot::PlatformView;
-use crate::crd::{CREATE_PENDING_ANNOTATION, Group, ProjectRoleState};
-use crate::plan::{self, Desired, Observed, PendingCreate};
+/// Whether the observe stage may hand back "come back later" instead of waiting for a picture
+/// being read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Patience {
+    /// A change: when the picture is too old and another reconcile is reading a new one, come
+    /// back when it is read instead of holding one of the controller's slots meanwhile.
+    ComeBackLater,
+    /// Deletion: it must act on what is there, so it waits for the read.
+    Wait,
+}
+
+/// What the planner needs of the platform for `group`, from a picture as fresh as
+/// [`picture_max_age`] asks; `None` when `patience` allows coming back later and the picture is
+/// being read. A pending create record's outcome (a picture read after it) is always waited for.
+pub async fn observe(
+    ctx: &Context,
+    group: &Group,
+    desired: &Desired,
+    patience: Patience,
+) -> Result<Option<Observed>, Error> {
+    let record = create_record::standing(group, &ctx.record_keys);
+    let max_age = picture_max_age(
+        group,
+        record.as_ref(),
+        ctx.picture.fresh_age(),
+        ctx.timing.resync_interval / 2,
+    );
+    let rival = ctx.rival_owner(group);
+    let observe = |picture: &Picture| observed(group, desired, picture, rival, record);
+    let read = if patience == Patience::Wait || max_age == Some(Duration::ZERO) {
+        ctx.picture.read(max_age, observe).await.map(Some)
+    } else {
+        ctx.picture.read_unless_refreshing(max_age, observe).await
+    };
+    read.map_err(|e| Error::platform("read the platform's groups, users and projects", e))
+}
 
 /// How old a picture of the platform this reconcile may plan from (`None`: any, the current
 /// picture as it is, kept current by our own writes).
 ///
-/// - A create of ours may have succeeded unseen: only a picture read after it can show the group
-///   it made (`ZERO`: read it now). Not once its record is over (see [`create_record_over`]).
+/// - A create of ours may have succeeded unseen (a pending create record): only a picture read
+///   after it can show the group it made (`ZERO`: read it now). A record that does not verify
+///   proves nothing and forces nothing.
 /// - Users or projects were missing: they are looked for in a picture no older than `fresh`, so
 ///   they are picked up soon after they appear.
-/// - The spec was acted on before (a resync, a retry, a blocked Group looking again): a picture no
-///   older than `drift`, so an out-of-band change is found within one resync interval plus
+/// - The spec was acted on before (a resync, a retry, a refused Group looking again): a picture
+///   no older than `drift`, so an out-of-band change is found within one resync interval plus
 ///   `drift`.
 /// - A spec change: any picture. Waiting for a refresh would delay the change, and whatever the
 ///   picture misses is harmless: every write re-reads what it changes, and the next resync
 ///   works from a newer picture.
-pub fn picture_max_age(group: &Group, fresh: Duration, drift: Duration) -> Option<Duration> {
-    if pending_record(group).is_some() {
+pub fn picture_max_age(
+    group: &Group,
+    record: Option<&Standing>,
+    fresh: Duration,
+    drift: Duration,
+) -> Option<Duration> {
+    if matches!(record, Some(Standing::Pending(_))) {
         return Some(Duration::ZERO);
     }
     let status = group.status.as_ref()?;
@@ -38,7 +84,7 @@ pub fn picture_max_age(group: &Group, fresh: Duration, drift: Duration) -> Optio
     if missing {
         return Some(fresh);
     }
-    // Ready speaks of this generation: the spec was acted on (applied, blocked, or failed), so
+    // Ready speaks of this generation: the spec was acted on (applied, refused, or failed), so
     // this is a re-check.
     let rechecked = status
         .conditions
@@ -47,44 +93,27 @@ pub fn picture_max_age(group: &Group, fresh: Duration, drift: Duration) -> Optio
     rechecked.then_some(drift.max(fresh))
 }
 
-/// Whether the Group carries a create-pending record that is over: status names another group
-/// than when it was written, so the create was answered and written down (only clearing the
-/// record is left). An over record proves nothing and is ignored.
-pub fn create_record_over(group: &Group) -> bool {
-    let status_group = group.status.as_ref().and_then(|s| s.group_id.as_deref());
-    group
-        .annotations()
-        .get(CREATE_PENDING_ANNOTATION)
-        .is_some_and(|value| plan::pending_create_over(value, status_group))
-}
-
-/// The Group's create-pending record when it is not over: its create's outcome may be unknown.
-fn pending_record(group: &Group) -> Option<&String> {
-    group
-        .annotations()
-        .get(CREATE_PENDING_ANNOTATION)
-        .filter(|_| !create_record_over(group))
-}
-
-pub fn observe(
+/// The planner's view of the platform and of the Group's status.
+pub fn observed(
     group: &Group,
     desired: &Desired,
-    view: &PlatformView,
+    picture: &Picture,
     rival_owner: Option<String>,
+    create_record: Option<Standing>,
 ) -> Observed {
     let status = group.status.clone().unwrap_or_default();
-    let group_by_id = status.group_id.as_deref().and_then(|id| view.group(id));
-    let group_by_name = view.group_named(&desired.group_name);
+    let group_by_id = status.group_id.as_deref().and_then(|id| picture.group(id));
+    let group_by_name = picture.group_named(&desired.group_name);
 
     let mut users = BTreeMap::new();
     for username in &desired.members {
-        if let Some(id) = view.user_id(username) {
+        if let Some(id) = picture.user_id(username) {
             users.insert(username.clone(), id.to_owned());
         }
     }
     for platform_group in group_by_id.iter().chain(group_by_name.iter()) {
         for id in &platform_group.member_ids {
-            if let Some(username) = view.username(id) {
+            if let Some(username) = picture.username(id) {
                 users.insert(username.to_owned(), id.clone());
             }
         }
@@ -95,14 +124,14 @@ pub fn observe(
         .keys()
         .chain(group_by_id.iter().flat_map(|g| g.project_roles.keys()))
         .chain(group_by_name.iter().flat_map(|g| g.project_roles.keys()))
-        .filter(|name| view.project_exists(name))
+        .filter(|name| picture.project_exists(name))
         .cloned()
         .collect();
 
     Observed {
         status_group_id: status.group_id.clone(),
-        pending_create: pending_record(group).map(|value| PendingCreate::parse(value)),
-        spec_applied: super::status::spec_applied(group),
+        create_record,
+        spec_applied: report::spec_applied(group),
         managed_members: status.managed_members.iter().cloned().collect(),
         group_by_id,
         group_by_name,
@@ -123,7 +152,8 @@ pub fn observe(
 mod tests {
     use super::*;
     use crate::crd::{GroupSpec, GroupStatus, ProjectRole, ProjectRoleStatus};
-    use crate::plan::SentGroup;
+    use crate::create_record::Sent;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
     const FRESH: Duration = Duration::from_secs(15);
     const DRIFT: Duration = Duration::from_secs(150);
@@ -144,105 +174,72 @@ mod tests {
     fn applied(generation: i64) -> GroupStatus {
         GroupStatus {
             observed_generation: Some(generation),
-            conditions: vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+            conditions: vec![Condition {
                 type_: "Ready".into(),
                 status: "True".into(),
                 reason: "Available".into(),
                 message: String::new(),
                 observed_generation: Some(generation),
-                last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-                    jiff::Timestamp::UNIX_EPOCH,
-                ),
+                last_transition_time: Time(jiff::Timestamp::UNIX_EPOCH),
             }],
             ..Default::default()
         }
     }
 
+    fn age(group: &Group, record: Option<&Standing>) -> Option<Duration> {
+        picture_max_age(group, record, FRESH, DRIFT)
+    }
+
     #[test]
     fn the_picture_age_follows_what_the_reconcile_must_see() {
         // New, or a changed spec: any picture; a change never waits for a refresh.
-        assert_eq!(picture_max_age(&group(1, None), FRESH, DRIFT), None);
-        assert_eq!(
-            picture_max_age(&group(2, Some(applied(1))), FRESH, DRIFT),
-            None
-        );
+        assert_eq!(age(&group(1, None), None), None);
+        assert_eq!(age(&group(2, Some(applied(1))), None), None);
         // A resync of an applied spec: recent enough to find drift.
-        assert_eq!(
-            picture_max_age(&group(2, Some(applied(2))), FRESH, DRIFT),
-            Some(DRIFT)
-        );
+        assert_eq!(age(&group(2, Some(applied(2))), None), Some(DRIFT));
         // Waiting for missing users or projects: a recent picture.
         let mut waiting = applied(2);
         waiting.missing_users = vec!["bob".into()];
-        assert_eq!(
-            picture_max_age(&group(2, Some(waiting)), FRESH, DRIFT),
-            Some(FRESH)
-        );
+        assert_eq!(age(&group(2, Some(waiting)), None), Some(FRESH));
         let mut waiting = applied(2);
         waiting.project_roles = vec![ProjectRoleStatus {
             project: "p".into(),
             role: ProjectRole::Viewer,
             state: ProjectRoleState::ProjectNotFound,
         }];
-        assert_eq!(
-            picture_max_age(&group(3, Some(waiting)), FRESH, DRIFT),
-            Some(FRESH)
-        );
-        // A create whose answer may be lost: a picture read now.
-        let mut pending = group(1, None);
-        pending
-            .annotations_mut()
-            .insert(CREATE_PENDING_ANNOTATION.into(), "x".into());
-        assert_eq!(
-            picture_max_age(&pending, FRESH, DRIFT),
-            Some(Duration::ZERO)
-        );
-        // Once status names the group the record's create made, as without the record.
-        let mut over = group(
-            2,
-            Some(GroupStatus {
-                group_id: Some("g1".into()),
-                ..applied(2)
-            }),
-        );
-        over.annotations_mut()
-            .insert(CREATE_PENDING_ANNOTATION.into(), record(None));
-        assert_eq!(picture_max_age(&over, FRESH, DRIFT), Some(DRIFT));
-        // The drift age is never shorter than the fresh one.
-        assert_eq!(
-            picture_max_age(&group(2, Some(applied(2))), FRESH, Duration::from_secs(1)),
-            Some(FRESH)
-        );
-    }
-
-    /// A pending-create record written while status named `replaces`.
-    fn record(replaces: Option<&str>) -> String {
-        let sent = SentGroup {
+        assert_eq!(age(&group(3, Some(waiting)), None), Some(FRESH));
+        // A pending create record: a picture read now. An unproven one forces nothing.
+        let pending = Standing::Pending(Sent {
             gid: None,
             sha256: "00".into(),
-        };
-        crate::plan::pending_create_record(&sent, "2026-11-29T00:00:00Z", replaces)
+        });
+        assert_eq!(age(&group(1, None), Some(&pending)), Some(Duration::ZERO));
+        assert_eq!(age(&group(1, None), Some(&Standing::Unproven)), None);
+        assert_eq!(
+            age(&group(2, Some(applied(2))), Some(&Standing::Unproven)),
+            Some(DRIFT)
+        );
+        // The drift age is never shorter than the fresh one.
+        assert_eq!(
+            picture_max_age(
+                &group(2, Some(applied(2))),
+                None,
+                FRESH,
+                Duration::from_secs(1)
+            ),
+            Some(FRESH)
+        );
     }
 
     #[test]
-    fn a_record_over_is_ignored_and_a_pending_one_is_not() {
-        let view = PlatformView::new(vec![], vec![], vec![]);
-        let desired = Desired::from_group(&group(1, None));
-        let mut g = group(1, Some(applied(1)));
-        assert!(!create_record_over(&g), "no record");
-        // A first create's record, before status names a group: pending.
-        g.annotations_mut()
-            .insert(CREATE_PENDING_ANNOTATION.into(), record(None));
-        assert!(!create_record_over(&g));
-        assert!(observe(&g, &desired, &view, None).pending_create.is_some());
-        // Status names the group it made: over, and the planner never sees it.
-        g.status.as_mut().unwrap().group_id = Some("g1".into());
-        assert!(create_record_over(&g));
-        assert_eq!(observe(&g, &desired, &view, None).pending_create, None);
-        // A re-create of g1 (deleted outside Kubernetes): pending while status names g1.
-        g.annotations_mut()
-            .insert(CREATE_PENDING_ANNOTATION.into(), record(Some("g1")));
-        assert!(!create_record_over(&g));
-        assert!(observe(&g, &desired, &view, None).pending_create.is_some());
+    fn the_planner_sees_the_record_it_is_given_and_the_groups_by_id_and_name() {
+        let picture = Picture::new(vec![], vec![], vec![]);
+        let g = group(1, Some(applied(1)));
+        let desired = Desired::from_group(&g);
+        let seen = observed(&g, &desired, &picture, None, Some(Standing::Unproven));
+        assert_eq!(seen.create_record, Some(Standing::Unproven));
+        assert!(seen.spec_applied);
+        assert_eq!(seen.group_by_id, None);
+        assert_eq!(seen.group_by_name, None);
     }
 }

@@ -17,12 +17,6 @@ use kube::CustomResourceExt;
 /// Finalizer that keeps a Group until its platform group has been cleaned up.
 pub const FINALIZER: &str = "igz-operator.io/cleanup";
 
-/// Annotation recorded before the first create request. If the answer to that request is lost,
-/// a platform group with the resource's name is adopted only while this record exists, so a lost
-/// answer yields neither a duplicate nor a false AlreadyExists. Written only by the operator (the
-/// chart's admission policy `igz-operator-create-record` refuses anyone else).
-pub const CREATE_PENDING_ANNOTATION: &str = "igz-operator.io/external-create-pending";
-
 /// Path of the committed Group CRD, relative to the repository root.
 pub const CRD_PATH: &str = "crds/groups.igz-operator.io.yaml";
 /// Path of the committed GroupGrant CRD, relative to the repository root.

@@ -216,13 +216,14 @@ impl GroupUpdate {
     }
 }
 
-/// Why a resource must leave the platform untouched.
+/// Why a resource must leave the platform group untouched: it is someone else's.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Blocked {
+pub enum Conflict {
     /// A platform group with the name exists and this resource neither created it nor may adopt
     /// it. `id` is unknown when a create learnt of the group only from a 409.
-    /// `create_outcome_unknown`: an earlier create of ours lost its answer and the group does not
-    /// carry what that create sent, so whether it is ours cannot be told.
+    /// `create_outcome_unknown`: the Group carries a create record (an earlier create lost its
+    /// answer) that does not prove this group is what that create made, so whether it is ours
+    /// cannot be told.
     AlreadyExists {
         name: String,
         id: Option<String>,
@@ -232,18 +233,18 @@ pub enum Blocked {
     NameConflict { name: String, owner: String },
 }
 
-impl Blocked {
+impl Conflict {
     pub fn reason(&self) -> Reason {
         match self {
-            Blocked::AlreadyExists { .. } => Reason::AlreadyExists,
-            Blocked::NameConflict { .. } => Reason::NameConflict,
+            Conflict::AlreadyExists { .. } => Reason::AlreadyExists,
+            Conflict::NameConflict { .. } => Reason::NameConflict,
         }
     }
 
     /// A message a platform admin can act on.
     pub fn message(&self) -> String {
         match self {
-            Blocked::AlreadyExists {
+            Conflict::AlreadyExists {
                 name,
                 id,
                 create_outcome_unknown: false,
@@ -253,19 +254,20 @@ impl Blocked {
                  choose another spec.groupName.",
                 id_note(id)
             ),
-            Blocked::AlreadyExists {
+            Conflict::AlreadyExists {
                 name,
                 id,
                 create_outcome_unknown: true,
             } => format!(
                 "A platform group named \"{name}\"{} exists, and the outcome of this resource's \
-                 earlier create request is unknown (its answer was lost); the group does not match \
-                 what that request sent, so it is left untouched. If the group is in fact this \
-                 resource's, set spec.adoptExisting: true to manage it; otherwise choose another \
-                 spec.groupName.",
+                 earlier create request is unknown (its answer was lost): its create record does \
+                 not prove the group is the one it made (the group differs from what the request \
+                 sent, or the record was not written by this operator), so it is left untouched. \
+                 If the group is in fact this resource's, set spec.adoptExisting: true to manage \
+                 it; otherwise choose another spec.groupName.",
                 id_note(id)
             ),
-            Blocked::NameConflict { name, owner } => format!(
+            Conflict::NameConflict { name, owner } => format!(
                 "Group resource {owner} already manages the platform group \"{name}\", so this \
                  resource leaves it untouched (deleting this resource will not affect it). Choose \
                  another spec.groupName, or delete one of the two resources."
@@ -280,7 +282,7 @@ fn id_note(id: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-impl fmt::Display for Blocked {
+impl fmt::Display for Conflict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message())
     }

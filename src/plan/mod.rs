@@ -6,23 +6,19 @@
 //!
 //! Identity rules: once created, a group is found by the id in status, never by name.
 //! Before the first create a group with the desired name is adopted only when `adoptExisting` is
-//! set, or taken as ours when a create of ours is pending (its answer was lost) and the group
-//! carries exactly what that create sent; otherwise the plan is blocked with `AlreadyExists`.
-//! A rival Group resource owning the name blocks the plan with `NameConflict`.
+//! set, or taken as ours when the Group's create record is pending (its answer was lost) and the
+//! group carries exactly what that create sent; otherwise the plan ends in the conflict
+//! `AlreadyExists`. A rival Group resource owning the name ends it in `NameConflict`.
 
 mod action;
 mod attributes;
 mod members;
-mod pending;
 mod roles;
 
-pub use action::{Action, Blocked, GroupUpdate, steps};
-pub use pending::{
-    PendingCreate, SentGroup, over as pending_create_over, record as pending_create_record,
-    recorded_at as pending_create_recorded_at,
-};
+pub use action::{Action, Conflict, GroupUpdate, steps};
 
 use crate::crd::{DeletionPolicy, Group, MembersPolicy, ProjectRole};
+use crate::create_record::Standing;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the Group resource asks for, normalized for comparison.
@@ -86,9 +82,9 @@ pub struct PlatformGroup {
 pub struct Observed {
     /// status.groupId: the group this resource created or adopted.
     pub status_group_id: Option<String>,
-    /// The create-pending annotation: a create request of ours may have succeeded without us
-    /// learning the id.
-    pub pending_create: Option<PendingCreate>,
+    /// The Group's create record, unless it is settled: a create request of ours may have
+    /// succeeded without us learning the id.
+    pub create_record: Option<Standing>,
     /// status.observedGeneration equals metadata.generation: this spec was already applied, so
     /// any difference found now was made outside Kubernetes (drift).
     pub spec_applied: bool,
@@ -124,10 +120,11 @@ impl Observed {
 pub struct Plan {
     /// Platform changes, in execution order. Empty when the platform already matches the spec.
     pub actions: Vec<Action>,
-    /// Set when the resource must not touch the platform; `actions` is then empty.
-    pub blocked: Option<Blocked>,
+    /// Set when the platform group is someone else's: the resource must not touch it, and
+    /// `actions` is empty.
+    pub conflict: Option<Conflict>,
     /// Id of the existing platform group the actions apply to (`None` when the plan creates it
-    /// or is blocked).
+    /// or ends in a conflict).
     pub group_id: Option<String>,
     /// Desired usernames that do not exist on the platform (skipped, reported).
     pub missing_users: Vec<String>,
@@ -146,8 +143,7 @@ impl Plan {
         self.actions.iter().flat_map(Action::planned).collect()
     }
 
-    /// Whether the plan creates the platform group (its first write is then the create's
-    /// pending record).
+    /// Whether the plan creates the platform group (its first write is then the create record).
     pub fn creates(&self) -> bool {
         self.actions
             .iter()
@@ -157,7 +153,7 @@ impl Plan {
     /// Nothing to change and nothing missing: the platform matches the spec.
     pub fn is_converged(&self) -> bool {
         self.actions.is_empty()
-            && self.blocked.is_none()
+            && self.conflict.is_none()
             && self.missing_users.is_empty()
             && self.missing_projects.is_empty()
     }
@@ -166,8 +162,8 @@ impl Plan {
 /// Plans the changes that bring the platform in line with `desired`.
 pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
     if let Some(owner) = &observed.rival_owner {
-        return blocked(
-            Blocked::NameConflict {
+        return conflict(
+            Conflict::NameConflict {
                 name: desired.group_name.clone(),
                 owner: owner.clone(),
             },
@@ -197,9 +193,9 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         .filter(|group| group.name == desired.group_name);
     let ours = |group: &PlatformGroup| {
         observed
-            .pending_create
+            .create_record
             .as_ref()
-            .is_some_and(|pending| pending.made(group))
+            .is_some_and(|record| record.proves(group))
     };
     let mut plan = match by_name {
         Some(existing) if desired.adopt_existing || ours(existing) => {
@@ -217,11 +213,11 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
             plan
         }
         Some(existing) => {
-            return blocked(
-                Blocked::AlreadyExists {
+            return conflict(
+                Conflict::AlreadyExists {
                     name: existing.name.clone(),
                     id: Some(existing.id.clone()),
-                    create_outcome_unknown: observed.pending_create.is_some(),
+                    create_outcome_unknown: observed.create_record.is_some(),
                 },
                 observed,
             );
@@ -234,19 +230,19 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
 
 /// Plans the platform side of deleting the resource: remove the group from every project role
 /// it holds, then delete it. Only a group this resource owns is touched: the one named by
-/// status.groupId or, when a create of ours was pending and no other resource holds the name,
+/// status.groupId or, when the create record is pending and no other resource holds the name,
 /// the group our lost create provably made. `Orphan` touches nothing.
 pub fn plan_cleanup(policy: DeletionPolicy, observed: &Observed) -> Vec<Action> {
     if policy == DeletionPolicy::Orphan {
         return Vec::new();
     }
     let lost_create = || {
-        let pending = observed.pending_create.as_ref()?;
+        let record = observed.create_record.as_ref()?;
         let unclaimed = observed.status_group_id.is_none() && observed.rival_owner.is_none();
         observed
             .group_by_name
             .as_ref()
-            .filter(|group| unclaimed && pending.made(group))
+            .filter(|group| unclaimed && record.proves(group))
     };
     let Some(group) = observed.owned_group().or_else(lost_create) else {
         return Vec::new();
@@ -264,9 +260,9 @@ pub fn plan_cleanup(policy: DeletionPolicy, observed: &Observed) -> Vec<Action> 
         .collect()
 }
 
-fn blocked(reason: Blocked, observed: &Observed) -> Plan {
+fn conflict(conflict: Conflict, observed: &Observed) -> Plan {
     Plan {
-        blocked: Some(reason),
+        conflict: Some(conflict),
         managed_members: observed.managed_members.clone(),
         ..Plan::default()
     }
@@ -293,7 +289,7 @@ fn create(desired: &Desired, observed: &Observed) -> Plan {
     actions.extend(roles.actions);
     Plan {
         actions,
-        blocked: None,
+        conflict: None,
         group_id: None,
         missing_users,
         missing_projects: roles.missing,
@@ -325,7 +321,7 @@ fn converge(desired: &Desired, observed: &Observed, group: &PlatformGroup) -> Pl
     let drift = [attributes.drift, members.drift, roles.drift].concat();
     Plan {
         actions,
-        blocked: None,
+        conflict: None,
         group_id: Some(group.id.clone()),
         missing_users: members.missing,
         missing_projects: roles.missing,

@@ -133,15 +133,15 @@ fn observed_state() -> impl Strategy<Value = Observed> {
                     Some(owned) if owned.name == NAME => Some(owned.clone()),
                     _ => by_name.map(keep_existing_projects),
                 };
-                let pending_create = match (create_pending, &by_name) {
-                    (1, Some(group)) => Some(pending_for(group)),
-                    (1 | 2, _) => Some(pending_elsewhere()),
-                    (3, _) => Some(PendingCreate::parse("2026-11-28T10:00:00Z")),
+                let create_record = match (create_pending, &by_name) {
+                    (1, Some(group)) => Some(record_for(group)),
+                    (1 | 2, _) => Some(record_elsewhere()),
+                    (3, _) => Some(Standing::Unproven),
                     _ => None,
                 };
                 Observed {
                     status_group_id: has_status_id.then(|| "g1".to_owned()),
-                    pending_create,
+                    create_record,
                     spec_applied,
                     managed_members: managed,
                     group_by_id: by_id,
@@ -170,7 +170,7 @@ proptest! {
         let second = plan(&desired, &after);
         prop_assert!(second.actions.is_empty(), "not converged: {:?}", second.actions);
         prop_assert!(second.drift.is_empty(), "drift after convergence: {:?}", second.drift);
-        prop_assert_eq!(&second.blocked, &first.blocked);
+        prop_assert_eq!(&second.conflict, &first.conflict);
         prop_assert_eq!(&second.missing_users, &first.missing_users);
         prop_assert_eq!(&second.missing_projects, &first.missing_projects);
         prop_assert_eq!(&second.managed_members, &first.managed_members);
@@ -179,7 +179,7 @@ proptest! {
     #[test]
     fn executing_the_plan_reaches_the_spec(desired in desired_state(), observed in observed_state()) {
         let plan = plan(&desired, &observed);
-        prop_assume!(plan.blocked.is_none());
+        prop_assume!(plan.conflict.is_none());
         let after = apply(&observed, &plan);
         let group = owned(&after).expect("an owned group after executing the plan");
         prop_assert_eq!(&group.name, &desired.group_name);
@@ -249,12 +249,12 @@ proptest! {
     #[test]
     fn blocked_plans_change_nothing(desired in desired_state(), observed in observed_state()) {
         let plan = plan(&desired, &observed);
-        if plan.blocked.is_some() {
+        if plan.conflict.is_some() {
             prop_assert!(plan.actions.is_empty());
             prop_assert_eq!(&plan.managed_members, &observed.managed_members);
         }
         if observed.rival_owner.is_some() {
-            prop_assert!(plan.blocked.is_some());
+            prop_assert!(plan.conflict.is_some());
         }
     }
 
@@ -268,7 +268,7 @@ proptest! {
             if let Action::AdoptGroup { id, .. } = action {
                 let group = observed.group_by_name.as_ref().expect("adopted a group seen by name");
                 prop_assert_eq!(&group.id, id);
-                let ours = observed.pending_create.as_ref().is_some_and(|p| p.made(group));
+                let ours = observed.create_record.as_ref().is_some_and(|p| p.proves(group));
                 prop_assert!(desired.adopt_existing || ours, "took over {} unasked", id);
             }
         }
@@ -313,7 +313,7 @@ proptest! {
                 let lost_create = observed.status_group_id.is_none()
                     && observed.rival_owner.is_none()
                     && observed.group_by_name.as_ref().is_some_and(|g| {
-                        &g.id == id && observed.pending_create.as_ref().is_some_and(|p| p.made(g))
+                        &g.id == id && observed.create_record.as_ref().is_some_and(|p| p.proves(g))
                     });
                 prop_assert!(by_status || lost_create, "deleted {} which this resource does not own", id);
                 let group = [&observed.group_by_id, &observed.group_by_name]
@@ -332,7 +332,7 @@ proptest! {
                 let lost_create = observed.status_group_id.is_none()
                     && observed.rival_owner.is_none()
                     && observed.group_by_name.as_ref().is_some_and(|g| {
-                        observed.pending_create.as_ref().is_some_and(|p| p.made(g))
+                        observed.create_record.as_ref().is_some_and(|p| p.proves(g))
                     });
                 prop_assert!(!lost_create, "the group of our lost create was left behind");
             }

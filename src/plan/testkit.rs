@@ -1,6 +1,7 @@
 //! Test fixtures and a pure simulator of the platform applying a plan.
 
 use super::*;
+use crate::create_record::Sent;
 
 /// Gid the simulated platform assigns when a group is created without one.
 pub const AUTO_GID: i64 = 4242;
@@ -34,8 +35,8 @@ pub fn desired(name: &str) -> Desired {
     }
 }
 
-/// A pending-create record proving that `group` is what the create sent.
-pub fn pending_for(group: &PlatformGroup) -> PendingCreate {
+/// A pending create record proving that `group` is what the create sent.
+pub fn record_for(group: &PlatformGroup) -> Standing {
     let create = Action::CreateGroup {
         name: group.name.clone(),
         description: group.description.clone(),
@@ -47,16 +48,14 @@ pub fn pending_for(group: &PlatformGroup) -> PendingCreate {
             .map(|id| (format!("user-{id}"), id.clone()))
             .collect(),
     };
-    PendingCreate {
-        sent: SentGroup::of(&create),
-    }
+    Standing::Pending(Sent::of(&create).expect("a create"))
 }
 
-/// A pending-create record of a create that sent something else than any group seen here.
-pub fn pending_elsewhere() -> PendingCreate {
+/// A pending create record of a create that sent something else than any group seen here.
+pub fn record_elsewhere() -> Standing {
     let mut other = platform_group("other", "team");
     other.description = Some("sent by a create whose answer was lost".into());
-    pending_for(&other)
+    record_for(&other)
 }
 
 pub fn platform_group(id: &str, name: &str) -> PlatformGroup {
@@ -114,7 +113,7 @@ pub fn apply(observed: &Observed, plan: &Plan) -> Observed {
                 next.status_group_id = Some(group.id.clone());
                 next.group_by_name = Some(group.clone());
                 next.group_by_id = Some(group);
-                next.pending_create = None;
+                next.create_record = None;
             }
             Action::AdoptGroup { id, .. } => {
                 let group = next
@@ -124,7 +123,7 @@ pub fn apply(observed: &Observed, plan: &Plan) -> Observed {
                 assert_eq!(&group.id, id);
                 next.status_group_id = Some(id.clone());
                 next.group_by_id = Some(group);
-                next.pending_create = None;
+                next.create_record = None;
             }
             Action::UpdateGroup(update) => edit(&mut next, |g| {
                 if let Some(name) = &update.name {
@@ -167,7 +166,7 @@ pub fn apply(observed: &Observed, plan: &Plan) -> Observed {
             }
         }
     }
-    if plan.blocked.is_none() {
+    if plan.conflict.is_none() {
         next.managed_members = plan.managed_members.clone();
         next.spec_applied = true;
     }

@@ -96,7 +96,7 @@ fn new_group_is_created_with_members_then_given_its_roles() {
     assert_eq!(plan.group_id, None);
     assert_eq!(plan.managed_members, names(&["alice", "bob"]));
     assert!(plan.drift.is_empty());
-    assert!(plan.blocked.is_none());
+    assert!(plan.conflict.is_none());
 }
 
 #[test]
@@ -188,7 +188,7 @@ fn existing_group_is_not_touched_without_adopt_existing() {
     observed.group_by_name = Some(foreign);
     let plan = plan(&team(), &observed);
     assert!(plan.actions.is_empty());
-    let blocked = plan.blocked.expect("blocked");
+    let blocked = plan.conflict.expect("blocked");
     assert_eq!(blocked.reason(), Reason::AlreadyExists);
     assert!(blocked.message().contains("spec.adoptExisting: true"));
     assert!(blocked.message().contains("(id foreign)"));
@@ -202,7 +202,7 @@ fn group_deleted_outside_whose_name_was_retaken_is_not_adopted() {
     let plan = plan(&team(), &observed);
     assert!(plan.actions.is_empty());
     assert_eq!(
-        plan.blocked.map(|b| b.reason()),
+        plan.conflict.map(|b| b.reason()),
         Some(Reason::AlreadyExists)
     );
 }
@@ -251,10 +251,10 @@ fn lost_create_is_recovered_when_the_group_carries_what_it_sent() {
     let mut observed = platform();
     let mut ours = platform_group("lost", "team");
     ours.member_ids = names(&["uid-alice", "uid-bob"]);
-    observed.pending_create = Some(pending_for(&ours));
+    observed.create_record = Some(record_for(&ours));
     observed.group_by_name = Some(ours);
     let plan = plan(&team(), &observed);
-    assert!(plan.blocked.is_none());
+    assert!(plan.conflict.is_none());
     assert_eq!(
         plan.actions[0],
         Action::AdoptGroup {
@@ -273,7 +273,7 @@ fn lost_create_is_recovered_when_the_group_carries_what_it_sent() {
 }
 
 #[test]
-fn a_pending_create_never_takes_a_group_that_differs_from_what_it_sent() {
+fn a_create_record_never_takes_a_group_that_differs_from_what_it_sent() {
     // A hand-made group with the name, and a create of ours whose answer was lost: the group
     // does not carry what we sent, so it is not ours, whatever the record says.
     let mut observed = platform();
@@ -281,14 +281,14 @@ fn a_pending_create_never_takes_a_group_that_differs_from_what_it_sent() {
     theirs.member_ids = names(&["uid-bob"]);
     observed.group_by_name = Some(theirs);
     for pending in [
-        pending_elsewhere(),
+        record_elsewhere(),
         // A record from an older version (a bare timestamp) proves nothing.
-        PendingCreate::parse("2026-11-28T10:00:00Z"),
+        Standing::Unproven,
     ] {
-        observed.pending_create = Some(pending);
+        observed.create_record = Some(pending);
         let plan = plan(&team(), &observed);
         assert!(plan.actions.is_empty(), "{:?}", plan.actions);
-        let blocked = plan.blocked.expect("blocked");
+        let blocked = plan.conflict.expect("blocked");
         assert_eq!(blocked.reason(), Reason::AlreadyExists);
         let message = blocked.message();
         assert!(
@@ -301,9 +301,9 @@ fn a_pending_create_never_takes_a_group_that_differs_from_what_it_sent() {
 }
 
 #[test]
-fn pending_create_that_never_happened_is_created() {
+fn create_record_that_never_happened_is_created() {
     let mut observed = platform();
-    observed.pending_create = Some(pending_elsewhere());
+    observed.create_record = Some(record_elsewhere());
     let plan = plan(&team(), &observed);
     assert!(matches!(plan.actions[0], Action::CreateGroup { .. }));
 }
@@ -313,7 +313,7 @@ fn rival_owner_blocks_everything() {
     let mut observed = platform();
     observed.group_by_name = Some(platform_group("theirs", "team"));
     observed.rival_owner = Some("ns/older".into());
-    observed.pending_create = Some(pending_for(&platform_group("theirs", "team")));
+    observed.create_record = Some(record_for(&platform_group("theirs", "team")));
     observed.managed_members = names(&["zed"]);
     let wanted = Desired {
         adopt_existing: true,
@@ -321,7 +321,7 @@ fn rival_owner_blocks_everything() {
     };
     let plan = plan(&wanted, &observed);
     assert!(plan.actions.is_empty());
-    let blocked = plan.blocked.clone().expect("blocked");
+    let blocked = plan.conflict.clone().expect("blocked");
     assert_eq!(blocked.reason(), Reason::NameConflict);
     assert!(blocked.message().contains("ns/older"));
     assert_eq!(plan.managed_members, names(&["zed"]), "status kept as is");
@@ -596,10 +596,10 @@ fn cleanup_never_touches_a_group_this_resource_does_not_own() {
     observed.group_by_name = Some(platform_group("foreign", "team"));
     assert!(plan_cleanup(DeletionPolicy::Delete, &observed).is_empty());
     // A create of ours pending that did not make this group.
-    observed.pending_create = Some(pending_elsewhere());
+    observed.create_record = Some(record_elsewhere());
     assert!(plan_cleanup(DeletionPolicy::Delete, &observed).is_empty());
     // NameConflict, even with a create of ours pending that matches.
-    observed.pending_create = Some(pending_for(&platform_group("foreign", "team")));
+    observed.create_record = Some(record_for(&platform_group("foreign", "team")));
     observed.rival_owner = Some("ns/older".into());
     assert!(plan_cleanup(DeletionPolicy::Delete, &observed).is_empty());
 }
@@ -607,7 +607,7 @@ fn cleanup_never_touches_a_group_this_resource_does_not_own() {
 #[test]
 fn cleanup_deletes_the_group_of_a_lost_create() {
     let mut observed = platform();
-    observed.pending_create = Some(pending_for(&platform_group("lost", "team")));
+    observed.create_record = Some(record_for(&platform_group("lost", "team")));
     observed.group_by_name = Some(platform_group("lost", "team"));
     assert_eq!(
         plan_cleanup(DeletionPolicy::Delete, &observed),

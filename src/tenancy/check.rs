@@ -3,57 +3,61 @@
 
 use std::collections::BTreeMap;
 
-use kube::ResourceExt;
-
 use super::grant::{CompiledGrant, strength};
 use super::selector::selects;
-use crate::crd::{Group, ProjectRole, TenantPolicy};
-use crate::plan::PlatformGroup;
+use crate::crd::ProjectRole;
+use crate::plan::{Desired, PlatformGroup};
 
-/// What a Group asks of the platform, as the grants see it.
+/// What a Group asks of the platform, as the grants see it: its desired state (the planner's
+/// input, so what is judged is exactly what would be applied) and its namespace.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
     pub namespace: String,
     pub group_name: String,
-    pub policies: Vec<TenantPolicy>,
+    /// Tenant policy names.
+    pub policies: Vec<String>,
     pub project_roles: Vec<(String, ProjectRole)>,
     pub members: Vec<String>,
     pub adopt: bool,
 }
 
 impl Request {
-    pub fn of(group: &Group) -> Self {
-        let spec = &group.spec;
+    pub fn of(namespace: &str, desired: &Desired) -> Self {
         Request {
-            namespace: group.namespace().unwrap_or_default(),
-            group_name: group.effective_group_name(),
-            policies: spec.assigned_policies.clone().unwrap_or_default(),
-            project_roles: spec
+            namespace: namespace.to_owned(),
+            group_name: desired.group_name.clone(),
+            policies: desired
+                .assigned_policies
+                .iter()
+                .flatten()
+                .cloned()
+                .collect(),
+            project_roles: desired
                 .project_roles
                 .iter()
-                .map(|b| (b.project.clone(), b.role))
+                .map(|(project, role)| (project.clone(), *role))
                 .collect(),
-            members: spec.members.clone(),
-            adopt: spec.adopt_existing,
+            members: desired.members.iter().cloned().collect(),
+            adopt: desired.adopt_existing,
         }
     }
 }
 
-/// The outcome for one Group.
+/// The tenancy decision for one Group.
 #[derive(Clone, Debug)]
-pub enum Decision<'g> {
+pub enum Decision {
     /// These grants (at least one) each cover the whole Group.
-    Permitted(Vec<&'g CompiledGrant>),
+    Permitted(Vec<CompiledGrant>),
     /// No grant covers it; the sentence says what is not granted.
     NotGranted(String),
 }
 
 /// Decides whether one grant that selects the namespace (`labels`) covers all of `request`.
-pub fn check<'g>(
-    grants: &'g [CompiledGrant],
+pub fn check(
+    grants: &[CompiledGrant],
     labels: &BTreeMap<String, String>,
     request: &Request,
-) -> Decision<'g> {
+) -> Decision {
     let selecting: Vec<&CompiledGrant> = grants
         .iter()
         .filter(|g| selects(&g.selector, labels))
@@ -64,7 +68,7 @@ pub fn check<'g>(
         .filter(|g| violation(g, request).is_none())
         .collect();
     if !covering.is_empty() {
-        return Decision::Permitted(covering);
+        return Decision::Permitted(covering.into_iter().cloned().collect());
     }
     let reasons: Vec<String> = selecting
         .iter()
@@ -96,11 +100,10 @@ pub fn violation(grant: &CompiledGrant, request: &Request) -> Option<String> {
     if let Some(policy) = request
         .policies
         .iter()
-        .find(|p| !grant.policies.contains(p))
+        .find(|p| !grant.policies.iter().any(|g| g.as_str() == p.as_str()))
     {
         return Some(format!(
-            "namespace \"{ns}\" is not granted tenant policy \"{}\" (GroupGrant {by} allows: {})",
-            policy.as_str(),
+            "namespace \"{ns}\" is not granted tenant policy \"{policy}\" (GroupGrant {by} allows: {})",
             allowed_policies(grant)
         ));
     }
@@ -135,7 +138,7 @@ pub fn violation(grant: &CompiledGrant, request: &Request) -> Option<String> {
 /// allows adoption and covers what the platform group holds now (its policies and project roles),
 /// so adopting can never hand a namespace more than it was granted.
 pub fn check_adoption(
-    covering: &[&CompiledGrant],
+    covering: &[CompiledGrant],
     namespace: &str,
     existing: &PlatformGroup,
 ) -> Result<(), String> {

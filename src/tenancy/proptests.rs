@@ -83,7 +83,7 @@ fn request() -> impl Strategy<Value = Request> {
         .prop_map(|(name, policies, roles, members, adopt)| Request {
             namespace: "team-a".to_owned(),
             group_name: name.to_owned(),
-            policies,
+            policies: policies.iter().map(|p| p.as_str().to_owned()).collect(),
             project_roles: roles.into_iter().map(|(p, r)| (p.to_owned(), r)).collect(),
             members: members.into_iter().map(str::to_owned).collect(),
             adopt,
@@ -105,8 +105,8 @@ fn smaller(request: &Request, keep: &[bool]) -> Request {
         policies: request
             .policies
             .iter()
-            .copied()
             .filter(|_| take())
+            .cloned()
             .collect(),
         project_roles: request
             .project_roles
@@ -134,7 +134,7 @@ proptest! {
                 prop_assert!(!covering.is_empty());
                 for grant in covering {
                     prop_assert!(selects(&grant.selector, &labels));
-                    prop_assert_eq!(violation(grant, &request), None);
+                    prop_assert_eq!(violation(&grant, &request), None);
                 }
             }
             Decision::NotGranted(message) => {

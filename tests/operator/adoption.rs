@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use igz_emulator::{Fault, FaultsPatch, ScriptedFault};
 use igz_mgmt::{NewUserGroup, UserGroup};
-use igz_operator::crd::CREATE_PENDING_ANNOTATION;
-use igz_operator::plan::{Action, SentGroup, pending_create_record};
+use igz_operator::create_record::{self, ANNOTATION, RecordKeys, Sent};
+use igz_operator::plan::Action;
 use kube::ResourceExt;
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
@@ -31,13 +31,13 @@ async fn with_lasting_picture(prefix: &str) -> Harness {
         &h.ns,
         &h.emulator.base_url(),
         ACCESS_KEY,
-        |settings| settings.snapshot_ttl = Duration::from_secs(3600),
+        |settings| settings.fresh_picture_age = Duration::from_secs(3600),
     ));
     h
 }
 
 /// Makes sure the operator's picture is read now, and not again: an ObserveOnly Group reaches
-/// Ready. It must not create anything: a create leaves a pending record, and a reconcile that
+/// Ready. It must not create anything: a create leaves a create record, and a reconcile that
 /// still sees that record (its own follow-up, racing the record's clearing) reads a new picture,
 /// which could come after the hand-made group and so show it (CI saw this once).
 async fn read_the_picture_now(h: &Harness, name: &str) {
@@ -110,8 +110,8 @@ async fn hand_made_groups_met_through_a_stale_picture_are_never_adopted() {
         let (_, _, message) = condition(&g, "Ready").unwrap();
         assert!(message.contains("spec.adoptExisting: true"), "{message}");
         assert!(
-            !g.annotations().contains_key(CREATE_PENDING_ANNOTATION),
-            "the definite 409 ended the pending create"
+            !g.annotations().contains_key(ANNOTATION),
+            "the definite 409 ended the create record"
         );
         assert_eq!(g.status.unwrap().group_id, None);
         assert_untouched(&h, &name, &theirs).await;
@@ -167,7 +167,7 @@ async fn a_lost_answer_never_adopts_a_group_this_resource_did_not_create() {
         "says what to do: {message}"
     );
     assert!(
-        g.annotations().contains_key(CREATE_PENDING_ANNOTATION),
+        g.annotations().contains_key(ANNOTATION),
         "the outcome is unknown: the record stays"
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -180,10 +180,18 @@ async fn a_lost_answer_never_adopts_a_group_this_resource_did_not_create() {
     h.stop().await;
 }
 
+/// The create record a test writes on a Group.
+enum Record {
+    /// Sealed with the operator's record key, as the operator writes it.
+    Sealed,
+    /// Anything else (a hand-written or damaged record).
+    Written(&'static str),
+}
+
 /// The state an operator leaves when it is killed after sending a create and before learning
-/// its answer: the group exists on the platform, and the resource carries the pending record
-/// (here written with `record`) but no id.
-async fn interrupted_create(h: &Harness, name: &str, record: impl FnOnce(&SentGroup) -> String) {
+/// its answer: the group exists on the platform, and the resource carries the create record but
+/// no id. `status_group` is the group status named when the create was sent (a re-create's).
+async fn interrupted_create(h: &Harness, name: &str, status_group: Option<&str>, record: Record) {
     let alice = h.platform.find_user("alice").await.unwrap().unwrap().id;
     let sent = NewUserGroup {
         name: name.to_owned(),
@@ -199,11 +207,23 @@ async fn interrupted_create(h: &Harness, name: &str, record: impl FnOnce(&SentGr
         assigned_policies: BTreeSet::new(),
         members: BTreeMap::from([("alice".to_owned(), alice)]),
     };
-    let value = record(&SentGroup::of(&create).unwrap());
-    h.apply(name, json!({"members": ["alice"], "description": "ours"}))
+    let mut group = h
+        .apply(name, json!({"members": ["alice"], "description": "ours"}))
         .await
         .unwrap();
-    let patch = json!({"metadata": {"annotations": {CREATE_PENDING_ANNOTATION: value}}});
+    if let Some(id) = status_group {
+        group = name_in_status(h, name, id).await;
+    }
+    let value = match record {
+        Record::Sealed => {
+            // The key the operator will use: the Secret in its namespace (made here first).
+            let keys = RecordKeys::load_or_create(&h.client, &h.ns).await.unwrap();
+            let sent = Sent::of(&create).unwrap();
+            create_record::seal(&keys, &group, &sent, jiff::Timestamp::now())
+        }
+        Record::Written(value) => value.to_owned(),
+    };
+    let patch = json!({"metadata": {"annotations": {ANNOTATION: value}}});
     h.groups
         .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
@@ -211,12 +231,12 @@ async fn interrupted_create(h: &Harness, name: &str, record: impl FnOnce(&SentGr
 }
 
 /// Writes `group_id` into the resource's status, as an operator that created that group did.
-async fn name_in_status(h: &Harness, name: &str, group_id: &str) {
+async fn name_in_status(h: &Harness, name: &str, group_id: &str) -> igz_operator::crd::Group {
     let patch = json!({"status": {"groupId": group_id}});
     h.groups
         .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
-        .unwrap();
+        .unwrap()
 }
 
 #[tokio::test]
@@ -225,18 +245,11 @@ async fn a_re_create_interrupted_is_recognised_and_an_answered_create_record_is_
     // "again": its platform group was deleted outside Kubernetes (status still names it), and
     // the operator was killed after sending the re-create: the new group is on the platform,
     // and the record says which group it replaces.
-    interrupted_create(&h, "again", |sent| {
-        pending_create_record(sent, "2026-11-29T00:00:00Z", Some("deleted-1"))
-    })
-    .await;
-    name_in_status(&h, "again", "deleted-1").await;
+    interrupted_create(&h, "again", Some("deleted-1"), Record::Sealed).await;
     // "answered": the record is the one of a first create, and status names a group since (so
     // that create was answered; the group was deleted later). The platform group now carrying
     // the name holds exactly what that create sent, but someone else made it.
-    interrupted_create(&h, "answered", |sent| {
-        pending_create_record(sent, "2026-11-29T00:00:00Z", None)
-    })
-    .await;
+    interrupted_create(&h, "answered", None, Record::Sealed).await;
     name_in_status(&h, "answered", "deleted-2").await;
     let theirs = h.platform_group("answered").await.unwrap();
     h.operator = Some(Operator::start(
@@ -255,8 +268,8 @@ async fn a_re_create_interrupted_is_recognised_and_an_answered_create_record_is_
     );
     assert_eq!(h.platform_groups_named("again").await, 1, "no duplicate");
 
-    let blocked = h.wait_reason("answered", "AlreadyExists").await;
-    let (_, _, message) = condition(&blocked, "Ready").unwrap();
+    let refused = h.wait_reason("answered", "AlreadyExists").await;
+    let (_, _, message) = condition(&refused, "Ready").unwrap();
     assert!(message.contains("spec.adoptExisting: true"), "{message}");
     assert_untouched(&h, "answered", &theirs).await;
     h.stop().await;
@@ -265,13 +278,16 @@ async fn a_re_create_interrupted_is_recognised_and_an_answered_create_record_is_
 #[tokio::test]
 async fn a_create_interrupted_before_its_answer_is_recognised_after_a_restart() {
     let mut h = Harness::without_operator("adopt-own", &["alice", "bob"], &[]).await;
-    interrupted_create(&h, "own", |sent| {
-        pending_create_record(sent, "2026-11-29T00:00:00Z", None)
-    })
+    interrupted_create(&h, "own", None, Record::Sealed).await;
+    // Made by hand meanwhile? No: exactly what the create sent. A record the operator did not
+    // seal proves nothing, so that one is refused.
+    interrupted_create(
+        &h,
+        "unproven",
+        None,
+        Record::Written("2026-11-28T10:00:00Z"),
+    )
     .await;
-    // Made by hand meanwhile? No: exactly what the create sent. A record from an older version
-    // (a bare time) proves nothing, so that one stays blocked.
-    interrupted_create(&h, "legacy-record", |_| "2026-11-28T10:00:00Z".to_owned()).await;
     h.operator = Some(Operator::start(
         &h.client,
         &h.ns,
@@ -291,14 +307,14 @@ async fn a_create_interrupted_before_its_answer_is_recognised_after_a_restart() 
     );
     // The record is cleared by the next reconcile: status names the group, and the record is
     // older than half a resync interval.
-    h.wait_for("own", "the pending record cleared", |g| {
-        !g.annotations().contains_key(CREATE_PENDING_ANNOTATION)
+    h.wait_for("own", "the create record cleared", |g| {
+        !g.annotations().contains_key(ANNOTATION)
     })
     .await;
     assert_eq!(h.member_names(&platform).await, ["alice"]);
 
-    let blocked = h.wait_reason("legacy-record", "AlreadyExists").await;
-    let (_, _, message) = condition(&blocked, "Ready").unwrap();
+    let refused = h.wait_reason("unproven", "AlreadyExists").await;
+    let (_, _, message) = condition(&refused, "Ready").unwrap();
     assert!(
         message.contains("outcome of this resource's earlier create request is unknown"),
         "{message}"

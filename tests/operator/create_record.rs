@@ -8,7 +8,8 @@
 //! only, with this test's "operator" ServiceAccount in place of the chart's: the other tests,
 //! which write records as the cluster admin, run in parallel on the same API server.
 
-use igz_operator::crd::{CREATE_PENDING_ANNOTATION, Group};
+use igz_operator::crd::Group;
+use igz_operator::create_record::ANNOTATION as CREATE_RECORD;
 use k8s_openapi::api::admissionregistration::v1::{
     ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
 };
@@ -131,13 +132,13 @@ fn group(name: &str, record: Option<&str>) -> Group {
     .unwrap();
     if let Some(record) = record {
         g.annotations_mut()
-            .insert(CREATE_PENDING_ANNOTATION.into(), record.into());
+            .insert(CREATE_RECORD.into(), record.into());
     }
     g
 }
 
 fn set_record(record: Option<&str>) -> Patch<Value> {
-    Patch::Merge(json!({"metadata": {"annotations": {CREATE_PENDING_ANNOTATION: record}}}))
+    Patch::Merge(json!({"metadata": {"annotations": {CREATE_RECORD: record}}}))
 }
 
 /// Ok, or the refusal's message (any other error fails the test).
@@ -249,7 +250,7 @@ async fn only_the_operator_writes_the_create_record() {
             .await,
     );
     assert_eq!(
-        as_editor.get("team").await.unwrap().annotations()[CREATE_PENDING_ANNOTATION],
+        as_editor.get("team").await.unwrap().annotations()[CREATE_RECORD],
         record
     );
     // Removing it is allowed: without a record, a group with the name is never taken as ours.
@@ -263,7 +264,7 @@ async fn only_the_operator_writes_the_create_record() {
             .await
             .unwrap()
             .annotations()
-            .contains_key(CREATE_PENDING_ANNOTATION)
+            .contains_key(CREATE_RECORD)
     );
     remove_policy(&admin, &name).await;
 }

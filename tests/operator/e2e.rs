@@ -110,7 +110,7 @@ async fn nothing_changed_means_no_platform_writes() {
     let ready = h
         .wait_for("idle", "Ready, the create's record cleared", |g| {
             !g.annotations()
-                .contains_key(igz_operator::crd::CREATE_PENDING_ANNOTATION)
+                .contains_key(igz_operator::create_record::ANNOTATION)
                 && condition(g, "Ready").is_some_and(|c| c.0 == "True")
         })
         .await;
@@ -147,7 +147,8 @@ async fn nothing_changed_means_no_platform_writes() {
 #[tokio::test]
 async fn a_new_group_costs_two_writes_then_one_at_its_first_resync_and_keeps_its_finalizer() {
     use futures::StreamExt as _;
-    use igz_operator::crd::{CREATE_PENDING_ANNOTATION, FINALIZER};
+    use igz_operator::crd::FINALIZER;
+    use igz_operator::create_record::{self, ANNOTATION as CREATE_RECORD};
     use kube::runtime::watcher;
 
     let h = Harness::start("e2e-writes", &["alice"], &["default"]).await;
@@ -165,7 +166,7 @@ async fn a_new_group_costs_two_writes_then_one_at_its_first_resync_and_keeps_its
     .await
     .unwrap();
     let ready_and_settled = |g: &igz_operator::crd::Group| {
-        !g.annotations().contains_key(CREATE_PENDING_ANNOTATION)
+        !g.annotations().contains_key(CREATE_RECORD)
             && condition(g, "Ready").is_some_and(|c| c.0 == "True")
     };
     let settled = h
@@ -176,8 +177,8 @@ async fn a_new_group_costs_two_writes_then_one_at_its_first_resync_and_keeps_its
     let mut cleared_seen = None;
     while let Some(event) = versions.next().await {
         if let Ok(watcher::Event::Apply(g) | watcher::Event::InitApply(g)) = event {
-            if let Some(value) = g.annotations().get(CREATE_PENDING_ANNOTATION) {
-                record_written = igz_operator::plan::pending_create_recorded_at(value);
+            if g.annotations().contains_key(CREATE_RECORD) {
+                record_written = create_record::written_at(&g);
             }
             let done = g.resource_version() == settled.resource_version();
             seen.push(g);
@@ -199,7 +200,7 @@ async fn a_new_group_costs_two_writes_then_one_at_its_first_resync_and_keeps_its
     let describe = |g: &igz_operator::crd::Group| {
         (
             g.finalizers().to_vec(),
-            g.annotations().contains_key(CREATE_PENDING_ANNOTATION),
+            g.annotations().contains_key(CREATE_RECORD),
             g.status.as_ref().and_then(|s| s.group_id.clone()).is_some(),
         )
     };

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use igz_operator::controller::Events;
+use igz_operator::controller::{Events, Note};
 use igz_operator::crd::{Group, GroupSpec};
 use igz_testkit::envtest;
 use k8s_openapi::api::events::v1::Event;
@@ -33,18 +33,12 @@ async fn a_burst_of_events_arrives_complete_and_in_order() {
     // One reconcile's worth of sentences, published without waiting, then the same sentence
     // over and over: the first creates an Event, every repeat patches its series count.
     for n in 0..10 {
-        events
-            .normal(&group, "MemberAdded", format!("Added member user{n}."))
-            .await;
+        let note = Note::normal("MemberAdded", format!("Added member user{n}."));
+        events.send(&group, note).await;
     }
     for _ in 0..REPEATS {
-        events
-            .warning(
-                &group,
-                "PlatformUnavailable",
-                "The platform did not answer.".into(),
-            )
-            .await;
+        let note = Note::warning("PlatformUnavailable", "The platform did not answer.".into());
+        events.send(&group, note).await;
     }
 
     let api: Api<Event> = Api::namespaced(client, &ns);

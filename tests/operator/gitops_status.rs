@@ -68,7 +68,7 @@ async fn evaluate(objects: &[(String, Value)]) -> Vec<(String, String, String)> 
 }
 
 /// The Group as the API server has it now, as JSON.
-async fn snapshot(h: &Harness, name: &str) -> Value {
+async fn as_seen(h: &Harness, name: &str) -> Value {
     serde_json::to_value(h.groups.get(name).await.unwrap()).unwrap()
 }
 
@@ -85,7 +85,7 @@ async fn kstatus_and_argo_cd_read_every_state_right() {
     h.wait_reason("creds", "CredentialsInvalid").await;
     seen.push((
         "needs a person: CredentialsInvalid".into(),
-        snapshot(&h, "creds").await,
+        as_seen(&h, "creds").await,
     ));
     wrong.stop().await;
     h.delete("creds").await;
@@ -101,10 +101,7 @@ async fn kstatus_and_argo_cd_read_every_state_right() {
         .await
         .unwrap();
     h.wait_ready("ready").await;
-    seen.push((
-        "Ready, platform matches".into(),
-        snapshot(&h, "ready").await,
-    ));
+    seen.push(("Ready, platform matches".into(), as_seen(&h, "ready").await));
 
     h.apply("waiting", json!({"members": ["alice", "ghost"]}))
         .await
@@ -112,7 +109,7 @@ async fn kstatus_and_argo_cd_read_every_state_right() {
     h.wait_reason("waiting", "UserNotFound").await;
     seen.push((
         "waiting for missing users".into(),
-        snapshot(&h, "waiting").await,
+        as_seen(&h, "waiting").await,
     ));
 
     h.platform
@@ -128,7 +125,7 @@ async fn kstatus_and_argo_cd_read_every_state_right() {
     h.wait_reason("taken", "AlreadyExists").await;
     seen.push((
         "needs a person: AlreadyExists".into(),
-        snapshot(&h, "taken").await,
+        as_seen(&h, "taken").await,
     ));
 
     h.apply(
@@ -140,7 +137,7 @@ async fn kstatus_and_argo_cd_read_every_state_right() {
     h.wait_reason("second", "NameConflict").await;
     seen.push((
         "needs a person: NameConflict".into(),
-        snapshot(&h, "second").await,
+        as_seen(&h, "second").await,
     ));
 
     h.apply(
@@ -156,7 +153,7 @@ async fn kstatus_and_argo_cd_read_every_state_right() {
     );
     seen.push((
         "ObserveOnly, observed".into(),
-        snapshot(&h, "observed").await,
+        as_seen(&h, "observed").await,
     ));
 
     // A grant narrowed under a Group: NotGranted.
@@ -176,7 +173,7 @@ async fn kstatus_and_argo_cd_read_every_state_right() {
     h.wait_reason("admins", "NotGranted").await;
     seen.push((
         "needs a person: NotGranted".into(),
-        snapshot(&h, "admins").await,
+        as_seen(&h, "admins").await,
     ));
 
     // Creating, frozen mid-way: every request takes 20 s. The create's pending record is on the
@@ -192,10 +189,10 @@ async fn kstatus_and_argo_cd_read_every_state_right() {
         .unwrap();
     h.wait_for("slow", "the create under way", |g| {
         g.annotations()
-            .contains_key(igz_operator::crd::CREATE_PENDING_ANNOTATION)
+            .contains_key(igz_operator::create_record::ANNOTATION)
     })
     .await;
-    seen.push(("creating".into(), snapshot(&h, "slow").await));
+    seen.push(("creating".into(), as_seen(&h, "slow").await));
 
     // Deleting while the platform is down.
     h.faults(FaultsPatch {
@@ -205,7 +202,7 @@ async fn kstatus_and_argo_cd_read_every_state_right() {
     .await;
     h.delete("ready").await;
     h.wait_reason("ready", "ApiUnavailable").await;
-    seen.push(("being deleted".into(), snapshot(&h, "ready").await));
+    seen.push(("being deleted".into(), as_seen(&h, "ready").await));
     h.admin.clear_faults().await;
 
     // A spec change the operator has not seen yet (no operator running now).
@@ -214,7 +211,7 @@ async fn kstatus_and_argo_cd_read_every_state_right() {
     h.apply("waiting", json!({"members": ["alice"]}))
         .await
         .unwrap();
-    let stale = snapshot(&h, "waiting").await;
+    let stale = as_seen(&h, "waiting").await;
     assert!(
         stale["status"]["observedGeneration"].as_i64() < stale["metadata"]["generation"].as_i64()
     );

@@ -31,7 +31,8 @@ fn replica(
         namespaces: vec![h.ns.clone()],
         concurrency: 2,
         timing: fast_timing(),
-        snapshot_ttl: Duration::from_millis(300),
+        fresh_picture_age: Duration::from_millis(300),
+        namespace: h.ns.clone(),
         instance: Some(identity.into()),
         admission_policy: false,
     };

@@ -33,7 +33,7 @@ const POLICY: &str = igz_operator::tenancy::admission::POLICY_NAME;
 /// The RBAC objects of the rendered chart.
 struct ChartRbac {
     cluster_rules: Vec<PolicyRule>,
-    leader_election_rules: Vec<PolicyRule>,
+    own_namespace_rules: Vec<PolicyRule>,
 }
 
 fn chart_rbac() -> ChartRbac {
@@ -89,17 +89,26 @@ fn chart_rbac() -> ChartRbac {
         cluster_rules.extend(role.rules.clone().unwrap_or_default());
     }
     check_user_roles(&cluster_roles);
-    let role: Role = serde_yaml::from_value(one("Role")).unwrap();
-    let role_binding: RoleBinding = serde_yaml::from_value(one("RoleBinding")).unwrap();
-    assert_eq!(role_binding.role_ref.kind, "Role");
-    assert_eq!(Some(role_binding.role_ref.name), role.metadata.name);
-    assert!(
-        role_binding
-            .subjects
-            .unwrap_or_default()
-            .iter()
-            .any(|s| s.kind == "ServiceAccount" && s.name == sa_name)
-    );
+    // The Roles in the release namespace (leader election, the record key), each bound to the
+    // Deployment's ServiceAccount: their rules are what it may do in its own namespace.
+    let role_bindings: Vec<RoleBinding> = of_kind("RoleBinding")
+        .into_iter()
+        .map(|b| serde_yaml::from_value(b).unwrap())
+        .collect();
+    let mut own_namespace_rules = Vec::new();
+    for role in of_kind("Role") {
+        let role: Role = serde_yaml::from_value(role).unwrap();
+        let bound = role_bindings.iter().any(|b| {
+            b.role_ref.kind == "Role"
+                && Some(&b.role_ref.name) == role.metadata.name.as_ref()
+                && b.subjects
+                    .iter()
+                    .flatten()
+                    .any(|s| s.kind == "ServiceAccount" && s.name == sa_name)
+        });
+        assert!(bound, "Role {:?} is bound to {sa_name}", role.metadata.name);
+        own_namespace_rules.extend(role.rules.unwrap_or_default());
+    }
     let args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
         .as_sequence()
         .expect("container args")
@@ -112,7 +121,7 @@ fn chart_rbac() -> ChartRbac {
     );
     ChartRbac {
         cluster_rules,
-        leader_election_rules: role.rules.unwrap_or_default(),
+        own_namespace_rules,
     }
 }
 
@@ -234,17 +243,17 @@ async fn grant(admin: &Client, rbac: &ChartRbac, ns: &str, sa: &str) -> ClusterG
         )
         .await
         .expect("create ClusterRoleBinding");
-    let le = "igz-operator-leader-election";
+    let le = "igz-operator-own-namespace";
     Api::<Role>::namespaced(admin.clone(), ns)
         .create(
             &pp,
             &Role {
                 metadata: meta(le, None),
-                rules: Some(rbac.leader_election_rules.clone()),
+                rules: Some(rbac.own_namespace_rules.clone()),
             },
         )
         .await
-        .expect("create leader-election Role");
+        .expect("create the own-namespace Role");
     Api::<RoleBinding>::namespaced(admin.clone(), ns)
         .create(
             &pp,
@@ -259,7 +268,7 @@ async fn grant(admin: &Client, rbac: &ChartRbac, ns: &str, sa: &str) -> ClusterG
             },
         )
         .await
-        .expect("create leader-election RoleBinding");
+        .expect("create the own-namespace RoleBinding");
     ClusterGrant {
         admin: admin.clone(),
         name,
@@ -379,6 +388,16 @@ async fn operator_lifecycle(mut h: Harness, sa_client: Client) {
     .await
     .expect("apply Group");
     let ready = h.wait_ready("rbac-team").await;
+    // The record key: made by the operator itself, readable, and no other Secret is.
+    let secrets = Api::<Secret>::namespaced(sa_client.clone(), &ns);
+    secrets
+        .get(igz_operator::create_record::KEY_SECRET)
+        .await
+        .expect("the operator reads the record key it made");
+    match secrets.get("another-secret").await {
+        Err(kube::Error::Api(status)) => assert_eq!(status.code, 403, "{status:?}"),
+        other => panic!("reading another Secret must be forbidden, got {other:?}"),
+    }
     assert!(
         ready.finalizers().iter().any(|f| f == FINALIZER),
         "finalizer added: {:?}",
@@ -732,7 +751,7 @@ async fn missing_rbac_for_grants_is_logged_and_nothing_reconciles_until_granted(
             .filter(|rule| !reads_grants(rule))
             .cloned()
             .collect(),
-        leader_election_rules: full.leader_election_rules.clone(),
+        own_namespace_rules: full.own_namespace_rules.clone(),
     };
     assert!(
         without_grants.cluster_rules.len() < full.cluster_rules.len(),

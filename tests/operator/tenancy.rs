@@ -11,6 +11,7 @@ use igz_mgmt::NewUserGroup;
 use igz_operator::crd::{
     Group, GroupGrant, GroupGrantSpec, ProjectRole, ProjectRoleGrant, TenantPolicy,
 };
+use igz_operator::plan::Desired;
 use igz_operator::tenancy::{self, Decision, Request};
 use igz_testkit::wait::{self, DEFAULT_DEADLINE};
 use k8s_openapi::api::core::v1::Namespace;
@@ -55,7 +56,11 @@ fn expected(grants: &[GroupGrant], labels: &BTreeMap<String, String>, g: &Group)
         .iter()
         .map(|g| tenancy::compile(g).unwrap())
         .collect();
-    match tenancy::check(&compiled, labels, &Request::of(g)) {
+    let request = Request::of(
+        g.metadata.namespace.as_deref().unwrap_or_default(),
+        &Desired::from_group(g),
+    );
+    match tenancy::check(&compiled, labels, &request) {
         Decision::Permitted(_) => None,
         Decision::NotGranted(message) => Some(message),
     }

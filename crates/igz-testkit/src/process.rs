@@ -69,6 +69,8 @@ impl OperatorProcess {
             .arg("run")
             .args(["--mgmt-url", &launch.mgmt_url])
             .args(["--watch-namespace", &launch.namespace])
+            // The record key lives in the operator's namespace: the test's.
+            .args(["--namespace", &launch.namespace])
             .args(["--metrics-addr", &metrics.to_string()])
             .args(&launch.args)
             .stdin(Stdio::null())

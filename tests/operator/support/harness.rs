@@ -160,7 +160,8 @@ impl Operator {
             namespaces: vec![ns.to_owned()],
             concurrency: 4,
             timing: fast_timing(),
-            snapshot_ttl: Duration::from_millis(300),
+            fresh_picture_age: Duration::from_millis(300),
+            namespace: ns.to_owned(),
             instance: Some("e2e".into()),
             admission_policy: false,
         };

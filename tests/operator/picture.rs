@@ -7,24 +7,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use igz_emulator::{EmulatorConfig, FaultsPatch, RunningEmulator};
-use igz_operator::controller::Snapshot;
+use igz_operator::controller::SharedPicture;
 use igz_testkit::emulator::Admin;
 
 use crate::support::{ACCESS_KEY, platform_client};
 
-/// An emulator, and a snapshot that has read its first picture; then every platform answer
+/// An emulator, and a shared picture that has read its first picture; then every platform answer
 /// takes `latency`, so a refresh holds the flight at least that long.
-async fn slow_platform(latency: Duration) -> (RunningEmulator, Arc<Snapshot>, Admin) {
+async fn slow_platform(latency: Duration) -> (RunningEmulator, Arc<SharedPicture>, Admin) {
     let emulator = igz_testkit::emulator::start(EmulatorConfig {
         access_keys: vec![ACCESS_KEY.into()],
         ..Default::default()
     })
     .await;
-    let snapshot = Arc::new(Snapshot::new(
+    let picture = Arc::new(SharedPicture::new(
         platform_client(&emulator.base_url(), ACCESS_KEY),
         Duration::from_secs(60),
     ));
-    snapshot.read(None, |_| ()).await.expect("a first picture");
+    picture.read(None, |_| ()).await.expect("a first picture");
     let admin = Admin::for_emulator(&emulator);
     admin
         .set_faults(FaultsPatch {
@@ -32,20 +32,20 @@ async fn slow_platform(latency: Duration) -> (RunningEmulator, Arc<Snapshot>, Ad
             ..Default::default()
         })
         .await;
-    (emulator, snapshot, admin)
+    (emulator, picture, admin)
 }
 
 /// Starts a reader that needs a picture read from now on, and returns once its refresh is in
 /// flight.
 async fn refresh_in_flight(
-    snapshot: &Arc<Snapshot>,
+    picture: &Arc<SharedPicture>,
 ) -> tokio::task::JoinHandle<Result<(), igz_mgmt::MgmtError>> {
     let refresher = {
-        let snapshot = snapshot.clone();
-        tokio::spawn(async move { snapshot.read(Some(Duration::ZERO), |_| ()).await })
+        let picture = picture.clone();
+        tokio::spawn(async move { picture.read(Some(Duration::ZERO), |_| ()).await })
     };
     igz_testkit::wait::until("a refresh in flight", Duration::from_secs(10), || async {
-        if snapshot.refreshing() {
+        if picture.refreshing() {
             Ok(())
         } else {
             Err("not yet".to_owned())
@@ -62,11 +62,11 @@ async fn pictures_read(admin: &Admin) -> u64 {
 
 #[tokio::test]
 async fn a_reader_needing_a_newer_picture_does_not_wait_for_a_refresh_in_flight() {
-    let (emulator, snapshot, _admin) = slow_platform(Duration::from_secs(3)).await;
-    let refresher = refresh_in_flight(&snapshot).await;
+    let (emulator, picture, _admin) = slow_platform(Duration::from_secs(3)).await;
+    let refresher = refresh_in_flight(&picture).await;
 
     // A re-check that needs a newer picture yields at once...
-    let recheck = snapshot
+    let recheck = picture
         .read_unless_refreshing(Some(Duration::ZERO), |_| ())
         .await
         .expect("no platform call");
@@ -75,41 +75,41 @@ async fn a_reader_needing_a_newer_picture_does_not_wait_for_a_refresh_in_flight(
         "it must not wait for the refresh in flight"
     );
     // ...while a reader any picture satisfies is served from the one there is.
-    let any = snapshot
+    let any = picture
         .read_unless_refreshing(None, |_| ())
         .await
         .expect("no platform call");
     assert!(any.is_some());
-    assert!(snapshot.refreshing(), "still the same refresh");
+    assert!(picture.refreshing(), "still the same refresh");
 
     refresher.await.expect("join").expect("the refresh");
     // Once the new picture is there, the re-check is served from it, and the next wait is
     // about as long as that read took.
-    let served = snapshot
+    let served = picture
         .read_unless_refreshing(Some(Duration::from_secs(30)), |_| ())
         .await
         .expect("no platform call");
     assert!(served.is_some());
-    assert!(snapshot.last_refresh_took() >= Duration::from_secs(3));
+    assert!(picture.last_refresh_took() >= Duration::from_secs(3));
     emulator.shutdown().await;
 }
 
 #[tokio::test]
 async fn readers_queued_behind_a_refresh_share_the_next_one() {
-    let (emulator, snapshot, admin) = slow_platform(Duration::from_secs(2)).await;
-    let first = refresh_in_flight(&snapshot).await;
+    let (emulator, picture, admin) = slow_platform(Duration::from_secs(2)).await;
+    let first = refresh_in_flight(&picture).await;
     // Two readers (a create's outcome each) need a picture read after they asked: the one in
     // flight started before, so they wait for the next, and one read serves both.
     let queued: Vec<_> = (0..2)
         .map(|_| {
-            let snapshot = snapshot.clone();
-            tokio::spawn(async move { snapshot.read(Some(Duration::ZERO), |_| ()).await })
+            let picture = picture.clone();
+            tokio::spawn(async move { picture.read(Some(Duration::ZERO), |_| ()).await })
         })
         .collect();
     // On this single-threaded runtime the sleep lets both ask now, 2 s before the first read
     // can end.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(snapshot.refreshing(), "still the first refresh");
+    assert!(picture.refreshing(), "still the first refresh");
     first.await.expect("join").expect("the first refresh");
     for reader in queued {
         reader.await.expect("join").expect("the shared refresh");
@@ -121,16 +121,16 @@ async fn readers_queued_behind_a_refresh_share_the_next_one() {
 
 #[tokio::test]
 async fn a_write_that_shows_the_picture_wrong_distrusts_a_read_already_in_flight() {
-    let (emulator, snapshot, admin) = slow_platform(Duration::from_secs(2)).await;
-    let refresher = refresh_in_flight(&snapshot).await;
+    let (emulator, picture, admin) = slow_platform(Duration::from_secs(2)).await;
+    let refresher = refresh_in_flight(&picture).await;
     // A write fails in a way that shows the picture wrong while the read is under way: that
     // read may have passed what the write found.
-    snapshot.invalidate().await;
+    picture.invalidate().await;
     refresher.await.expect("join").expect("the refresh");
     assert_eq!(pictures_read(&admin).await, 2);
     // The next reader, content with any picture, still reads a new one, and only one.
-    snapshot.read(None, |_| ()).await.expect("a new picture");
-    snapshot.read(None, |_| ()).await.expect("the same picture");
+    picture.read(None, |_| ()).await.expect("a new picture");
+    picture.read(None, |_| ()).await.expect("the same picture");
     assert_eq!(pictures_read(&admin).await, 3);
     emulator.shutdown().await;
 }

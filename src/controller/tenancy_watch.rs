@@ -1,27 +1,20 @@
-//! The controller's view of tenancy: GroupGrants and namespace labels, cached by watches; the
-//! decision for one Group; a signal when either changes (every Group is then reconciled again,
-//! so a withdrawn grant freezes its Groups within seconds); and the admission policy, kept in
-//! line with the grants.
+//! The tenancy watch: GroupGrants and namespace labels, cached by watches, compiled, and the
+//! tenancy decision for one Group from them; a signal when either changes (every Group is then
+//! reconciled again, so a withdrawn grant freezes its Groups within seconds).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::admissionregistration::v1::{
-    ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
-};
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 use tokio::sync::watch;
 
-use super::status::FIELD_MANAGER;
-use crate::crd::{Group, GroupGrant};
-use crate::plan::PlatformGroup;
+use crate::crd::GroupGrant;
+use crate::plan::Desired;
 use crate::tenancy::{self, CompiledGrant, Decision, Request};
 
 /// Until both watches have read their resources once, no Group is reconciled (the operator is
@@ -50,14 +43,6 @@ pub struct Tenancy {
 struct CompiledCache {
     versions: Vec<(String, String)>,
     grants: Arc<Vec<CompiledGrant>>,
-}
-
-/// What tenancy says about one Group.
-pub enum Verdict {
-    /// Covered by these grants (each covers all of it).
-    Permitted(Vec<CompiledGrant>),
-    /// Not covered: the sentence says what is not granted.
-    NotGranted(String),
 }
 
 impl Tenancy {
@@ -165,94 +150,17 @@ impl Tenancy {
             .unwrap_or_default()
     }
 
-    /// Whether one grant covers all of `group`. Waits for the first full read of grants and
-    /// namespaces: judged from a cache still filling, every Group would look ungranted at start.
-    pub async fn decide(&self, group: &Group) -> Verdict {
+    /// The tenancy decision for a Group in `namespace` that desires `desired`: which grants
+    /// cover all of it. Waits for the first full read of grants and namespaces: judged from a
+    /// cache still filling, every Group would look ungranted at start.
+    pub async fn decide(&self, namespace: &str, desired: &Desired) -> Decision {
         if !self.wait_until_ready().await {
-            return Verdict::NotGranted(
+            return Decision::NotGranted(
                 "the operator cannot read GroupGrants or namespaces (it is shutting down?)".into(),
             );
         }
-        let request = Request::of(group);
+        let request = Request::of(namespace, desired);
         let grants = self.compiled();
-        let labels = self.labels(&request.namespace);
-        match tenancy::check(&grants, &labels, &request) {
-            Decision::Permitted(covering) => {
-                Verdict::Permitted(covering.into_iter().cloned().collect())
-            }
-            Decision::NotGranted(message) => Verdict::NotGranted(message),
-        }
-    }
-}
-
-/// Adoption of `existing` under the grants that permit the Group.
-pub fn adoption_allowed(
-    covering: &[CompiledGrant],
-    namespace: &str,
-    existing: &PlatformGroup,
-) -> Result<(), String> {
-    let covering: Vec<&CompiledGrant> = covering.iter().collect();
-    tenancy::check_adoption(&covering, namespace, existing)
-}
-
-/// Writes the admission policy for `grants` and its binding (server-side apply: creates them or
-/// brings them in line).
-pub async fn apply_admission_policy(
-    client: &Client,
-    grants: &[CompiledGrant],
-) -> Result<(), kube::Error> {
-    let policies: Api<ValidatingAdmissionPolicy> = Api::all(client.clone());
-    let bindings: Api<ValidatingAdmissionPolicyBinding> = Api::all(client.clone());
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    let name = tenancy::admission::POLICY_NAME;
-    let policy = tenancy::admission::policy(grants);
-    policies
-        .patch(name, &params, &Patch::Apply(&policy))
-        .await?;
-    let binding = tenancy::admission::binding();
-    bindings
-        .patch(name, &params, &Patch::Apply(&binding))
-        .await?;
-    Ok(())
-}
-
-/// Watches GroupGrants and keeps the admission policy in line with them, on its own (what
-/// `keep_admission_policy` does inside the controller).
-pub async fn admission_policy_keeper(client: Client) {
-    let (tenancy, watches) = Tenancy::start(client.clone());
-    futures::join!(watches, keep_admission_policy(client, tenancy));
-}
-
-/// How often the policy is written again although no grant changed: it heals edits, deletions
-/// and a `helm upgrade` that restored the chart's placeholder (an unchanged apply is a no-op).
-const POLICY_REFRESH: Duration = Duration::from_secs(60);
-
-/// Keeps the ValidatingAdmissionPolicy (and its binding) equal to what the grants say. Applied
-/// at start, after every change and every minute; a failed apply is retried.
-pub async fn keep_admission_policy(client: Client, tenancy: Arc<Tenancy>) {
-    // Never write a policy from a half-read cache: it would refuse Groups that are granted.
-    if !tenancy.wait_until_ready().await {
-        return;
-    }
-    let mut changes = std::pin::pin!(tenancy.changes());
-    loop {
-        // Let a burst of grant changes settle into one write.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        match apply_admission_policy(&client, &tenancy.compiled()).await {
-            Ok(()) => {
-                tracing::debug!(
-                    grants = tenancy.compiled().len(),
-                    "admission policy in line with the GroupGrants"
-                );
-                // Next round on a change, or after POLICY_REFRESH; done when the changes end.
-                if let Ok(None) = tokio::time::timeout(POLICY_REFRESH, changes.next()).await {
-                    return;
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot apply the GroupGrant admission policy; retrying");
-                tokio::time::sleep(Duration::from_secs(5)).await;
-            }
-        }
+        tenancy::check(&grants, &self.labels(namespace), &request)
     }
 }
