@@ -1,8 +1,9 @@
-//! Only the operator writes a Group's create-pending record, on the real kube-apiserver: the
-//! chart's admission policy (from `deploy/igz-operator.yaml`, the chart with default values)
-//! refuses anyone else who sets or changes it. The operator takes a platform group that carries
-//! exactly what the record says was sent for the answer to its own lost create; a record written
-//! by hand or copied with a manifest could make it adopt, or delete, someone else's group.
+//! The create record on the real kube-apiserver. The operator takes a platform group that
+//! carries exactly what a record says was sent for the answer to its own lost create, so a record
+//! written by hand or copied with a manifest must never count: without any admission policy, a
+//! record the operator did not seal for that Group proves nothing (the record key); with the
+//! chart, its admission policy (from `deploy/igz-operator.yaml`, the chart with default values)
+//! also refuses anyone else who sets or changes a record.
 //!
 //! The policy is installed under a name of this test's own and bound to this test's namespace
 //! only, with this test's "operator" ServiceAccount in place of the chart's: the other tests,
@@ -267,4 +268,111 @@ async fn only_the_operator_writes_the_create_record() {
             .contains_key(CREATE_RECORD)
     );
     remove_policy(&admin, &name).await;
+}
+
+/// Without any admission policy (as `make demo` or `igz-operator run` by hand runs), a record
+/// that carries the exact digest of someone else's platform group, written by hand, sealed with
+/// another key, or copied from another Group the operator sealed, proves nothing: the Group
+/// reports AlreadyExists with the create's outcome unknown, the platform group is neither
+/// adopted nor changed, and deleting the Group leaves it in place. The grant forbids adoption.
+#[tokio::test]
+async fn a_forged_record_gets_neither_adoption_nor_deletion_without_the_chart() {
+    use crate::support::{ACCESS_KEY, Harness, Operator, condition};
+    use igz_mgmt::NewUserGroup;
+    use igz_operator::create_record::{self, RecordKeys, Sent};
+    use igz_operator::plan::Action;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    let mut h = Harness::without_operator("forged", &["alice", "bob"], &[]).await;
+    let mut grant = grants::everything_in(&h.ns);
+    grant.spec.allow_adoption = false;
+    grants::apply_grant(&h.client, &grant).await;
+    let alice = h.platform.find_user("alice").await.unwrap().unwrap().id;
+    let keys = RecordKeys::load_or_create(&h.client, &h.ns).await.unwrap();
+    // The Group whose genuine record is copied, and a key that is not the operator's.
+    let decoy = h
+        .apply("decoy", json!({"members": ["alice"]}))
+        .await
+        .unwrap();
+    let other_key = RecordKeys::generate();
+
+    let forgeries: [(
+        &str,
+        fn(&RecordKeys, &RecordKeys, &Group, &Group, &Sent) -> String,
+    ); 3] = [
+        ("by-hand", |_, _, _, _, sent| {
+            json!({"since": "2026-12-01T00:00:00Z", "sha256": sent.sha256, "mac": "00"}).to_string()
+        }),
+        ("other-key", |_, other, _, target, sent| {
+            create_record::seal(other, target, sent, jiff::Timestamp::now())
+        }),
+        ("copied", |keys, _, decoy, _, sent| {
+            create_record::seal(keys, decoy, sent, jiff::Timestamp::now())
+        }),
+    ];
+    let mut theirs = Vec::new();
+    for (name, forge) in forgeries {
+        let made = h
+            .platform
+            .create_group(&NewUserGroup {
+                name: name.to_owned(),
+                description: Some("theirs".to_owned()),
+                member_ids: vec![alice.clone()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        // Exactly what a create of this Group's spec would have sent.
+        let sent = Sent::of(&Action::CreateGroup {
+            name: name.to_owned(),
+            description: Some("theirs".to_owned()),
+            gid: None,
+            assigned_policies: BTreeSet::new(),
+            members: BTreeMap::from([("alice".to_owned(), alice.clone())]),
+        })
+        .unwrap();
+        let spec = json!({"members": ["alice", "bob"], "description": "theirs"});
+        let target = h.apply(name, spec).await.unwrap();
+        let value = forge(&keys, &other_key, &decoy, &target, &sent);
+        h.groups
+            .patch(name, &PatchParams::default(), &set_record(Some(&value)))
+            .await
+            .unwrap();
+        theirs.push((name, made));
+    }
+    h.operator = Some(Operator::start(
+        &h.client,
+        &h.ns,
+        &h.emulator.base_url(),
+        ACCESS_KEY,
+    ));
+
+    for (name, made) in &theirs {
+        let refused = h.wait_reason(name, "AlreadyExists").await;
+        let (_, _, message) = condition(&refused, "Ready").unwrap();
+        assert!(
+            message.contains("outcome of this resource's earlier create request is unknown"),
+            "{name}: {message}"
+        );
+        assert_eq!(refused.status.unwrap().group_id, None, "{name}");
+        let now = h.platform.get_group(&made.id).await.unwrap().unwrap();
+        assert_eq!(
+            h.member_names(&now).await,
+            ["alice"],
+            "{name}: bob not added"
+        );
+        assert!(h.event_notes(name, "Recovered").await.is_empty(), "{name}");
+        assert!(h.event_notes(name, "Adopted").await.is_empty(), "{name}");
+        h.delete(name).await;
+    }
+    for (name, made) in &theirs {
+        h.wait_gone(name).await;
+        let after = h.platform.get_group(&made.id).await.unwrap();
+        let after = after.unwrap_or_else(|| panic!("{name}: the platform group was deleted"));
+        assert_eq!(h.member_names(&after).await, ["alice"], "{name}");
+        assert!(h.event_notes(name, "Deleted").await.is_empty(), "{name}");
+    }
+    // The decoy's own record, sealed for it, is what the operator writes: it creates the group.
+    h.wait_ready("decoy").await;
+    h.stop().await;
 }
