@@ -250,3 +250,6 @@ pub async fn run(
         _ = background.fuse() => {}
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -100,6 +100,39 @@ impl Tenancy {
         (tenancy, driver)
     }
 
+    /// A tenancy that never changes: `grants` and the labels of `namespaces`, as if read by the
+    /// watches (for the driver's tests, which have no API server to watch).
+    #[cfg(test)]
+    pub fn fixed(
+        grants: Vec<GroupGrant>,
+        namespaces: Vec<(&str, BTreeMap<String, String>)>,
+    ) -> Arc<Self> {
+        use kube::runtime::watcher::Event;
+        let (grant_store, mut grant_writer) = reflector::store();
+        let (namespace_store, mut namespace_writer) = reflector::store();
+        grant_writer.apply_watcher_event(&Event::Init);
+        for grant in grants {
+            grant_writer.apply_watcher_event(&Event::InitApply(grant));
+        }
+        grant_writer.apply_watcher_event(&Event::InitDone);
+        namespace_writer.apply_watcher_event(&Event::Init);
+        for (name, labels) in namespaces {
+            let mut meta = PartialObjectMeta::<Namespace>::default();
+            meta.metadata.name = Some(name.to_owned());
+            meta.metadata.labels = Some(labels);
+            namespace_writer.apply_watcher_event(&Event::InitApply(meta));
+        }
+        namespace_writer.apply_watcher_event(&Event::InitDone);
+        // The senders may go: the values stay, and nothing waits for a change.
+        Arc::new(Self {
+            grants: grant_store,
+            namespaces: namespace_store,
+            compiled: Mutex::default(),
+            changes: watch::channel(0).1,
+            synced: watch::channel(true).1,
+        })
+    }
+
     /// Waits until both caches hold the cluster's state.
     pub async fn wait_until_ready(&self) -> bool {
         self.synced.clone().wait_for(|synced| *synced).await.is_ok()

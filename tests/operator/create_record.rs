@@ -11,6 +11,7 @@
 
 use igz_operator::crd::Group;
 use igz_operator::create_record::ANNOTATION as CREATE_RECORD;
+use igz_operator::create_record::{self, RecordKeys, Sent};
 use k8s_openapi::api::admissionregistration::v1::{
     ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
 };
@@ -270,6 +271,10 @@ async fn only_the_operator_writes_the_create_record() {
     remove_policy(&admin, &name).await;
 }
 
+/// How a test forges a record: (operator's keys, another key, the decoy Group, the target
+/// Group, what a create of the target would send) -> the annotation's value.
+type Forge = fn(&RecordKeys, &RecordKeys, &Group, &Group, &Sent) -> String;
+
 /// Without any admission policy (as `make demo` or `igz-operator run` by hand runs), a record
 /// that carries the exact digest of someone else's platform group, written by hand, sealed with
 /// another key, or copied from another Group the operator sealed, proves nothing: the Group
@@ -279,7 +284,6 @@ async fn only_the_operator_writes_the_create_record() {
 async fn a_forged_record_gets_neither_adoption_nor_deletion_without_the_chart() {
     use crate::support::{ACCESS_KEY, Harness, Operator, condition};
     use igz_mgmt::NewUserGroup;
-    use igz_operator::create_record::{self, RecordKeys, Sent};
     use igz_operator::plan::Action;
     use std::collections::{BTreeMap, BTreeSet};
 
@@ -296,10 +300,7 @@ async fn a_forged_record_gets_neither_adoption_nor_deletion_without_the_chart() 
         .unwrap();
     let other_key = RecordKeys::generate();
 
-    let forgeries: [(
-        &str,
-        fn(&RecordKeys, &RecordKeys, &Group, &Group, &Sent) -> String,
-    ); 3] = [
+    let forgeries: [(&str, Forge); 3] = [
         ("by-hand", |_, _, _, _, sent| {
             json!({"since": "2026-12-01T00:00:00Z", "sha256": sent.sha256, "mac": "00"}).to_string()
         }),
