@@ -34,9 +34,9 @@ pub struct Numbers {
     pub requests_per_group: f64,
     pub idle_per_resync: f64,
     /// Kubernetes writes (status, Events, ...) per idle resync reconcile, but for the one-time
-    /// clearing of the creates' pending records (at each Group's first resync).
+    /// clearing of the creates' records (at each Group's first resync).
     pub idle_kube_writes_per_resync: f64,
-    /// Pending records cleared during the idle phase (metadata patches), per Group.
+    /// Create records cleared during the idle phase (metadata patches), per Group.
     pub idle_record_clears_per_group: f64,
     pub converge: Duration,
     pub routes: BTreeMap<String, u64>,
@@ -271,7 +271,7 @@ fn kube_writes(requests: &BTreeMap<String, f64>) -> f64 {
 }
 
 /// The operator's Kubernetes writes so far, and its metadata patches of Groups among them (when
-/// idle, only the clearing of pending create records patches a Group's metadata).
+/// idle, only the clearing of create records patches a Group's metadata).
 async fn kube_writes_and_record_clears(process: &OperatorProcess) -> (f64, f64) {
     let requests = common::kube_requests(process).await;
     let metadata_patches = requests.get("patch groups").copied().unwrap_or(0.0);

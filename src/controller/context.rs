@@ -28,7 +28,7 @@ pub struct Timing {
     pub resync_interval: Duration,
     /// Re-check a Group with missing users or projects this often, to pick them up once created.
     pub missing_retry: Duration,
-    /// Re-check a Group blocked by AlreadyExists/NameConflict this often.
+    /// Re-check a refused Group (NotGranted, AlreadyExists, NameConflict) this often.
     pub blocked_retry: Duration,
     /// Error backoff bounds (exponential with jitter, per Group).
     pub error_backoff_min: Duration,

@@ -103,7 +103,7 @@ fn observed_state() -> impl Strategy<Value = Observed> {
             proptest::option::of(platform_group_state("g1", owned_name)),
             proptest::option::of(platform_group_state("g2", Just(NAME.to_owned()).boxed())),
             any::<bool>(), // status.groupId set
-            0..4_u8,       // create pending: none, made the group by name, sent other, legacy
+            0..4_u8,       // create record: none, made the group by name, sent other, unproven
             any::<bool>(), // spec applied
         ),
         subset(&USERS),
@@ -114,7 +114,7 @@ fn observed_state() -> impl Strategy<Value = Observed> {
     )
         .prop_map(
             |(
-                (by_id, by_name, has_status_id, create_pending, spec_applied),
+                (by_id, by_name, has_status_id, record_kind, spec_applied),
                 users,
                 managed,
                 projects,
@@ -133,7 +133,7 @@ fn observed_state() -> impl Strategy<Value = Observed> {
                     Some(owned) if owned.name == NAME => Some(owned.clone()),
                     _ => by_name.map(keep_existing_projects),
                 };
-                let create_record = match (create_pending, &by_name) {
+                let create_record = match (record_kind, &by_name) {
                     (1, Some(group)) => Some(record_for(group)),
                     (1 | 2, _) => Some(record_elsewhere()),
                     (3, _) => Some(Standing::Unproven),

@@ -188,10 +188,10 @@ fn existing_group_is_not_touched_without_adopt_existing() {
     observed.group_by_name = Some(foreign);
     let plan = plan(&team(), &observed);
     assert!(plan.actions.is_empty());
-    let blocked = plan.conflict.expect("blocked");
-    assert_eq!(blocked.reason(), Reason::AlreadyExists);
-    assert!(blocked.message().contains("spec.adoptExisting: true"));
-    assert!(blocked.message().contains("(id foreign)"));
+    let conflict = plan.conflict.expect("a conflict");
+    assert_eq!(conflict.reason(), Reason::AlreadyExists);
+    assert!(conflict.message().contains("spec.adoptExisting: true"));
+    assert!(conflict.message().contains("(id foreign)"));
 }
 
 #[test]
@@ -288,9 +288,9 @@ fn a_create_record_never_takes_a_group_that_differs_from_what_it_sent() {
         observed.create_record = Some(pending);
         let plan = plan(&team(), &observed);
         assert!(plan.actions.is_empty(), "{:?}", plan.actions);
-        let blocked = plan.conflict.expect("blocked");
-        assert_eq!(blocked.reason(), Reason::AlreadyExists);
-        let message = blocked.message();
+        let conflict = plan.conflict.expect("a conflict");
+        assert_eq!(conflict.reason(), Reason::AlreadyExists);
+        let message = conflict.message();
         assert!(
             message.contains("outcome of this resource's earlier create request is unknown"),
             "{message}"
@@ -321,9 +321,9 @@ fn rival_owner_blocks_everything() {
     };
     let plan = plan(&wanted, &observed);
     assert!(plan.actions.is_empty());
-    let blocked = plan.conflict.clone().expect("blocked");
-    assert_eq!(blocked.reason(), Reason::NameConflict);
-    assert!(blocked.message().contains("ns/older"));
+    let conflict = plan.conflict.clone().expect("a conflict");
+    assert_eq!(conflict.reason(), Reason::NameConflict);
+    assert!(conflict.message().contains("ns/older"));
     assert_eq!(plan.managed_members, names(&["zed"]), "status kept as is");
     assert!(!plan.is_converged());
 }
@@ -591,7 +591,7 @@ fn cleanup_of_a_group_already_gone_is_done() {
 
 #[test]
 fn cleanup_never_touches_a_group_this_resource_does_not_own() {
-    // Blocked by AlreadyExists: no status id, a foreign group with the name.
+    // A conflict, AlreadyExists: no status id, a foreign group with the name.
     let mut observed = platform();
     observed.group_by_name = Some(platform_group("foreign", "team"));
     assert!(plan_cleanup(DeletionPolicy::Delete, &observed).is_empty());

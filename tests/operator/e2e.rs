@@ -140,7 +140,7 @@ async fn nothing_changed_means_no_platform_writes() {
 }
 
 /// Every version of a new Group the API server stores until its record is cleared: the
-/// finalizer comes with the create's pending record (one write, before the platform create), then
+/// finalizer comes with the create record (one write, before the platform create), then
 /// the status naming the group; the record is cleared later, by a resync at least half a resync
 /// interval after it was written (not amid the writes of many new Groups). A finalizer someone
 /// removes comes back.

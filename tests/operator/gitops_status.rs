@@ -176,7 +176,7 @@ async fn kstatus_and_argo_cd_read_every_state_right() {
         as_seen(&h, "admins").await,
     ));
 
-    // Creating, frozen mid-way: every request takes 20 s. The create's pending record is on the
+    // Creating, frozen mid-way: every request takes 20 s. The create record is on the
     // resource and its status is still the CRD's default (observedGeneration 0): a create writes
     // status once, when it ends.
     h.faults(FaultsPatch {

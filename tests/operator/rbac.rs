@@ -511,7 +511,7 @@ async fn check_access(sa: &Client, ns: &str) {
         ("watch", g, "groups", "", None, ""),
         ("list", g, "groups", "", here, ""),
         ("watch", g, "groups", "", here, ""),
-        // finalizer and create-pending annotation
+        // finalizer and create record annotation
         ("patch", g, "groups", "", here, "x"),
         // status by server-side apply
         ("patch", g, "groups", "status", here, "x"),
@@ -799,7 +799,7 @@ async fn missing_rbac_for_grants_is_logged_and_nothing_reconciles_until_granted(
         let conditions = unjudged.status.map(|s| s.conditions).unwrap_or_default();
         assert!(
             conditions.is_empty(),
-            "a Group the operator cannot judge gets no verdict: {conditions:?}"
+            "a Group the operator cannot judge gets no decision: {conditions:?}"
         );
         assert!(
             h.platform_group("rbac-team").await.is_none(),

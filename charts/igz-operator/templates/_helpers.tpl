@@ -80,7 +80,7 @@ of mgmt.url (443 for https, 80 for http), else 443 (the in-pod default is https)
 What the controller does to Group resources and Events, and nothing else (verified against the
 code by tests/rbac.rs on a real kube-apiserver):
 - groups list/watch: the controller's watch (and the start-up check, a list_metadata).
-- groups patch: adding/removing the finalizer (JSON patch) and the create-pending annotation.
+- groups patch: adding/removing the finalizer and the create record annotation (merge patches).
 - groups/status patch: status is written by server-side apply on the status subresource.
 - events.k8s.io events create/patch: kube-runtime's Recorder creates Events and patches a
   repeated Event's series.

@@ -111,7 +111,7 @@ impl Faults {
 
 /// What the fault layer decided for one request, before it is handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Fate {
     /// Answer 429; retry after this many seconds.
     RateLimited(u64),
     /// Answer this status (500 or 503) without handling the request.
@@ -180,7 +180,7 @@ impl FaultControl {
 
     /// Decides the fate of one request to `route` (`METHOD /template`); also returns the
     /// latency to add.
-    pub fn judge(&self, route: &str) -> (Verdict, u64) {
+    pub fn judge(&self, route: &str) -> (Fate, u64) {
         let mut state = self.state.lock();
         let latency = state.faults.latency_ms;
         if let Some(at) = state
@@ -189,32 +189,32 @@ impl FaultControl {
             .position(|s| s.route.as_deref().is_none_or(|r| r == route))
         {
             let scripted = state.script.remove(at).map(|s| s.fault);
-            let verdict = match scripted {
-                Some(Fault::Error) => Verdict::Fail(503),
-                Some(Fault::Drop) => Verdict::Proceed { drop: true },
-                Some(Fault::RateLimit) | None => Verdict::RateLimited(1),
+            let fate = match scripted {
+                Some(Fault::Error) => Fate::Fail(503),
+                Some(Fault::Drop) => Fate::Proceed { drop: true },
+                Some(Fault::RateLimit) | None => Fate::RateLimited(1),
             };
-            return (verdict, latency);
+            return (fate, latency);
         }
         if let Some(limiter) = state.limiter.clone()
             && let Err(not_until) = limiter.check()
         {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return (Verdict::RateLimited(seconds.max(1)), latency);
+            return (Fate::RateLimited(seconds.max(1)), latency);
         }
         let (error_rate, drop_rate) = (state.faults.error_rate, state.faults.drop_rate);
-        // Both draws happen for every request, so the n-th request's verdict depends only on
+        // Both draws happen for every request, so the n-th request's fate depends only on
         // the seed and n.
         let error_draw: f64 = state.rng.random();
         let status_draw: bool = state.rng.random();
         let drop_draw: f64 = state.rng.random();
         if error_draw < error_rate {
             let status = if status_draw { 500 } else { 503 };
-            return (Verdict::Fail(status), latency);
+            return (Fate::Fail(status), latency);
         }
         (
-            Verdict::Proceed {
+            Fate::Proceed {
                 drop: drop_draw < drop_rate,
             },
             latency,
@@ -285,21 +285,15 @@ mod tests {
         });
         assert!(matches!(
             control.judge("GET /api/x").0,
-            Verdict::Fail(500 | 503)
+            Fate::Fail(500 | 503)
         ));
         control.set(Faults {
             drop_rate: 1.0,
             ..Default::default()
         });
-        assert_eq!(
-            control.judge("GET /api/x").0,
-            Verdict::Proceed { drop: true }
-        );
+        assert_eq!(control.judge("GET /api/x").0, Fate::Proceed { drop: true });
         control.set(Faults::default());
-        assert_eq!(
-            control.judge("GET /api/x").0,
-            Verdict::Proceed { drop: false }
-        );
+        assert_eq!(control.judge("GET /api/x").0, Fate::Proceed { drop: false });
     }
 
     #[test]
@@ -308,13 +302,9 @@ mod tests {
             rate_limit_rps: 3,
             ..Default::default()
         });
-        let verdicts: Vec<_> = (0..4).map(|_| control.judge("GET /api/x").0).collect();
-        assert!(
-            verdicts[..3]
-                .iter()
-                .all(|v| matches!(v, Verdict::Proceed { .. }))
-        );
-        assert!(matches!(verdicts[3], Verdict::RateLimited(s) if s >= 1));
+        let fates: Vec<_> = (0..4).map(|_| control.judge("GET /api/x").0).collect();
+        assert!(fates[..3].iter().all(|v| matches!(v, Fate::Proceed { .. })));
+        assert!(matches!(fates[3], Fate::RateLimited(s) if s >= 1));
     }
 
     #[test]
@@ -325,7 +315,7 @@ mod tests {
             seed: Some(42),
             ..Default::default()
         };
-        let run = |control: &FaultControl| -> Vec<Verdict> {
+        let run = |control: &FaultControl| -> Vec<Fate> {
             (0..200).map(|_| control.judge("GET /api/x").0).collect()
         };
         let control = FaultControl::new(faults.clone());
@@ -337,9 +327,9 @@ mod tests {
             "set() restarts the draws from the seed"
         );
         assert_eq!(run(&FaultControl::new(faults)), first);
-        assert!(first.iter().any(|v| matches!(v, Verdict::Fail(_))));
-        assert!(first.contains(&Verdict::Proceed { drop: true }));
-        assert!(first.contains(&Verdict::Proceed { drop: false }));
+        assert!(first.iter().any(|v| matches!(v, Fate::Fail(_))));
+        assert!(first.contains(&Fate::Proceed { drop: true }));
+        assert!(first.contains(&Fate::Proceed { drop: false }));
     }
 
     #[test]
@@ -358,19 +348,19 @@ mod tests {
             ..Default::default()
         });
         // The unrouted entry matches anything; the routed one waits for its route.
-        assert_eq!(control.judge("GET /api/users").0, Verdict::Fail(503));
+        assert_eq!(control.judge("GET /api/users").0, Fate::Fail(503));
         assert_eq!(
             control.judge("GET /api/users").0,
-            Verdict::Proceed { drop: false }
+            Fate::Proceed { drop: false }
         );
         assert_eq!(control.current().script.len(), 1);
         assert_eq!(
             control.judge("POST /api/user_groups").0,
-            Verdict::Proceed { drop: true }
+            Fate::Proceed { drop: true }
         );
         assert_eq!(
             control.judge("POST /api/user_groups").0,
-            Verdict::Proceed { drop: false }
+            Fate::Proceed { drop: false }
         );
         assert!(control.current().script.is_empty());
     }

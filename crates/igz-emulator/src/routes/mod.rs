@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 
 use super::App;
 use super::auth::{ACCESS_KEY_USERNAME, Identity, presented};
-use super::faults::Verdict;
+use super::faults::Fate;
 use super::jsonapi::{ApiError, error_response};
 use super::server::ConnectionKill;
 use super::stats::Injected;
@@ -123,9 +123,9 @@ async fn inject_faults(State(app): State<App>, request: Request, next: Next) -> 
         .map_or("<unmatched>", MatchedPath::as_str)
         .to_owned();
     let route = format!("{method} {route}");
-    let (verdict, latency_ms) = app.faults().judge(&route);
+    let (fate, latency_ms) = app.faults().judge(&route);
     app.stats().request(route);
-    if let Verdict::RateLimited(seconds) = verdict {
+    if let Fate::RateLimited(seconds) = fate {
         app.stats().injected(Injected::RateLimited);
         return with_retry_after(
             StatusCode::TOO_MANY_REQUESTS,
@@ -136,8 +136,8 @@ async fn inject_faults(State(app): State<App>, request: Request, next: Next) -> 
     if latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(latency_ms)).await;
     }
-    let drop = match verdict {
-        Verdict::Fail(status) => {
+    let drop = match fate {
+        Fate::Fail(status) => {
             app.stats().injected(Injected::Error);
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             return with_retry_after(
@@ -146,8 +146,8 @@ async fn inject_faults(State(app): State<App>, request: Request, next: Next) -> 
                 "injected fault: service unavailable, retry later",
             );
         }
-        Verdict::Proceed { drop } => drop,
-        Verdict::RateLimited(_) => false,
+        Fate::Proceed { drop } => drop,
+        Fate::RateLimited(_) => false,
     };
     let kill = request.extensions().get::<ConnectionKill>().cloned();
     let response = next.run(request).await;
