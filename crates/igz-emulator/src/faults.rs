@@ -36,6 +36,11 @@ pub struct Faults {
     /// left of it is reported by `GET /__emulator/faults`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub script: Vec<ScriptedFault>,
+    /// Every `/api` request waits, once counted in the stats and before it is authenticated or
+    /// handled, until this is turned off: a test holds requests in flight, changes something
+    /// (revokes a key, rotates credentials), then lets them go. No clock involved.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub hold: bool,
 }
 
 /// One fault for the next request that matches `route`.
@@ -78,6 +83,8 @@ pub struct FaultsPatch {
     /// Replaces the script.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script: Option<Vec<ScriptedFault>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<bool>,
 }
 
 impl Faults {
@@ -105,6 +112,7 @@ impl Faults {
         if let Some(script) = patch.script {
             self.script = script;
         }
+        self.hold = patch.hold.unwrap_or(self.hold);
         self
     }
 }
@@ -123,6 +131,8 @@ pub enum Verdict {
 /// The live fault settings, shared by all connections.
 pub struct FaultControl {
     state: Mutex<State>,
+    /// Whether requests are held (see [`Faults::hold`]); waiters watch it.
+    held: tokio::sync::watch::Sender<bool>,
 }
 
 struct State {
@@ -148,6 +158,7 @@ fn rng_for(seed: Option<u64>) -> StdRng {
 impl FaultControl {
     pub fn new(faults: Faults) -> Self {
         Self {
+            held: tokio::sync::watch::Sender::new(faults.hold),
             state: Mutex::new(State {
                 script: faults.script.iter().cloned().collect(),
                 limiter: limiter_for(faults.rate_limit_rps),
@@ -175,7 +186,15 @@ impl FaultControl {
         }
         state.script = faults.script.iter().cloned().collect();
         state.rng = rng_for(faults.seed);
+        self.held.send_replace(faults.hold);
         state.faults = faults;
+    }
+
+    /// Returns once requests are not held (at once when they are not).
+    pub async fn released(&self) {
+        let mut held = self.held.subscribe();
+        // The sender lives as long as `self`: waiting cannot fail.
+        let _ = held.wait_for(|held| !*held).await;
     }
 
     /// Decides the fate of one request to `route` (`METHOD /template`); also returns the
