@@ -13,7 +13,10 @@ pub const ACCESS_KEY_USERNAME: &str = "admin";
 /// The authenticated caller, stored in request extensions for handlers that need it.
 #[derive(Debug, Clone)]
 pub struct Identity {
+    /// The name session verification reports (a Basic auth username wins, as on the platform).
     pub username: String,
+    /// The user whose credentials these are: the owner of the access key or of the session.
+    pub owner: String,
 }
 
 /// What a request presents; the secret half is compared and then dropped.

@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -36,6 +37,11 @@ pub struct Faults {
     /// left of it is reported by `GET /__emulator/faults`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub script: Vec<ScriptedFault>,
+    /// Every `/api` request waits, once counted in the stats and before it is authenticated or
+    /// handled, until this is turned off: a test holds requests in flight, changes something
+    /// (revokes a key, rotates credentials), then lets them go. No clock involved.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub hold: bool,
 }
 
 /// One fault for the next request that matches `route`.
@@ -78,6 +84,8 @@ pub struct FaultsPatch {
     /// Replaces the script.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script: Option<Vec<ScriptedFault>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<bool>,
 }
 
 impl Faults {
@@ -105,6 +113,7 @@ impl Faults {
         if let Some(script) = patch.script {
             self.script = script;
         }
+        self.hold = patch.hold.unwrap_or(self.hold);
         self
     }
 }
@@ -123,6 +132,10 @@ pub enum Fate {
 /// The live fault settings, shared by all connections.
 pub struct FaultControl {
     state: Mutex<State>,
+    /// Whether requests are held (see [`Faults::hold`]); waiters watch it.
+    held: tokio::sync::watch::Sender<bool>,
+    /// Requests held right now.
+    waiting: Arc<AtomicU64>,
 }
 
 struct State {
@@ -148,6 +161,8 @@ fn rng_for(seed: Option<u64>) -> StdRng {
 impl FaultControl {
     pub fn new(faults: Faults) -> Self {
         Self {
+            held: tokio::sync::watch::Sender::new(faults.hold),
+            waiting: Arc::default(),
             state: Mutex::new(State {
                 script: faults.script.iter().cloned().collect(),
                 limiter: limiter_for(faults.rate_limit_rps),
@@ -175,7 +190,32 @@ impl FaultControl {
         }
         state.script = faults.script.iter().cloned().collect();
         state.rng = rng_for(faults.seed);
+        self.held.send_replace(faults.hold);
         state.faults = faults;
+    }
+
+    /// Returns once requests are not held (at once when they are not).
+    pub async fn released(&self) {
+        let mut held = self.held.subscribe();
+        if !*held.borrow_and_update() {
+            return;
+        }
+        // Counted while waiting; the guard also uncounts a request whose connection is dropped.
+        struct Waiting(Arc<AtomicU64>);
+        impl Drop for Waiting {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let _waiting = Waiting(self.waiting.clone());
+        // The sender lives as long as `self`: waiting cannot fail.
+        let _ = held.wait_for(|held| !*held).await;
+    }
+
+    /// Requests held right now.
+    pub fn waiting(&self) -> u64 {
+        self.waiting.load(Ordering::Relaxed)
     }
 
     /// Decides the fate of one request to `route` (`METHOD /template`); also returns the
@@ -308,7 +348,7 @@ mod tests {
     }
 
     #[test]
-    fn a_seed_repeats_the_same_verdicts() {
+    fn a_seed_repeats_the_same_fates() {
         let faults = Faults {
             error_rate: 0.3,
             drop_rate: 0.2,

@@ -2,35 +2,39 @@
 //! injection and request accounting for tests.
 //!
 //! Start it in-process with [`spawn`] (tests bind `127.0.0.1:0`) or run the `igz-emulator`
-//! binary. Admin routes live under `/__emulator/` (faults, stats, reset, state) and are never
-//! subject to faults or authentication.
+//! binary. Admin routes live under `/__emulator/` (faults, stats, reset, state, access keys,
+//! login sessions, platform version) and are never subject to faults or authentication.
 
 mod auth;
 mod faults;
 mod jsonapi;
+mod keys;
 pub mod model;
 mod query;
 mod render;
 mod routes;
 mod seed;
 mod server;
+mod settings;
 mod state;
 mod stats;
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 pub use faults::{Fault, Faults, FaultsPatch, ScriptedFault};
+pub use keys::{AccessKeyInfo, DEFAULT_TTL_SECONDS, IssueAccessKey};
 pub use seed::{Seed, SeedGroup, SeedProject, SeedUser};
 pub use server::RunningEmulator;
+pub use settings::{PlatformVersion, RevokeAccessKey, SessionSettings, SessionsExpired};
 pub use state::StateReport;
 pub use stats::{FaultCounts, StatsReport};
 
 use faults::FaultControl;
+use keys::KeyStore;
 use model::Model;
 use stats::Stats;
 
@@ -40,7 +44,9 @@ pub const DEFAULT_VERSION: &str = "3.6.0";
 /// How the emulator starts.
 #[derive(Clone)]
 pub struct EmulatorConfig {
-    /// Access keys accepted in the `session` cookie or Basic auth.
+    /// Access keys accepted in the `session` cookie or Basic auth, owned by `admin`, valid for
+    /// the SDK's default ttl (ten years). More are issued, and any revoked, through the admin
+    /// routes.
     pub access_keys: Vec<String>,
     /// Reported by session verification.
     pub tenant_id: String,
@@ -50,8 +56,12 @@ pub struct EmulatorConfig {
     pub faults: Faults,
     /// Content created at start-up and after every reset.
     pub seed: Option<Seed>,
-    /// Reported by the version probe (`data.attributes.external`).
+    /// Reported by the version probe (`data.attributes.external`); empty: the version route
+    /// answers 404, as on platforms that do not tell their version.
     pub version: String,
+    /// How long a login session lasts (none: until the next reset). A request on an ended
+    /// session gets 401, and the client logs in again.
+    pub session_ttl: Option<Duration>,
     /// Refuse (400) async transactions naming more than one project: how a platform that only
     /// takes the vendor SDK's one-project transactions would answer. Off by default.
     pub single_project_transactions: bool,
@@ -66,6 +76,7 @@ impl Default for EmulatorConfig {
             faults: Faults::default(),
             seed: None,
             version: DEFAULT_VERSION.to_owned(),
+            session_ttl: None,
             single_project_transactions: false,
         }
     }
@@ -83,6 +94,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("faults", &self.faults)
             .field("seed", &self.seed)
             .field("version", &self.version)
+            .field("session_ttl", &self.session_ttl)
             .field(
                 "single_project_transactions",
                 &self.single_project_transactions,
@@ -106,7 +118,10 @@ pub(crate) struct App {
 struct AppInner {
     model: Mutex<Model>,
     config: EmulatorConfig,
-    access_keys: HashSet<String>,
+    /// Apart from the model: checked on every request, changed rarely.
+    keys: RwLock<KeyStore>,
+    /// What the version route reports; none: it answers 404.
+    version: RwLock<Option<String>>,
     faults: FaultControl,
     stats: Stats,
 }
@@ -118,12 +133,8 @@ impl App {
         Ok(Self {
             inner: Arc::new(AppInner {
                 model: Mutex::new(model),
-                access_keys: config
-                    .access_keys
-                    .iter()
-                    .filter(|k| !k.is_empty())
-                    .cloned()
-                    .collect(),
+                keys: RwLock::new(start_up_keys(&config)),
+                version: RwLock::new(start_up_version(&config)),
                 faults: FaultControl::new(config.faults.clone()),
                 stats: Stats::default(),
                 config,
@@ -142,8 +153,28 @@ impl App {
         &self.inner.config
     }
 
-    pub(crate) fn is_access_key(&self, secret: &str) -> bool {
-        self.inner.access_keys.contains(secret)
+    /// The owner of this access key when it may be used now (known, not expired).
+    pub(crate) fn access_key_owner(&self, secret: &str) -> Option<String> {
+        let now = jiff::Timestamp::now();
+        self.inner
+            .keys
+            .read()
+            .usable(secret, now)
+            .map(|k| k.owner.clone())
+    }
+
+    /// Runs `f` on the access keys under their lock (never held across an await).
+    pub(crate) fn with_keys<R>(&self, f: impl FnOnce(&mut KeyStore) -> R) -> R {
+        f(&mut self.inner.keys.write())
+    }
+
+    /// What the version route reports now; none: 404.
+    pub(crate) fn version(&self) -> Option<String> {
+        self.inner.version.read().clone()
+    }
+
+    pub(crate) fn set_version(&self, version: Option<String>) {
+        *self.inner.version.write() = version.filter(|v| !v.is_empty());
     }
 
     pub(crate) fn faults(&self) -> &FaultControl {
@@ -154,18 +185,30 @@ impl App {
         &self.inner.stats
     }
 
-    /// Back to the start-up state: seed content, start-up faults, zero counters.
+    /// Back to the start-up state: seed content, start-up access keys, version and faults, no
+    /// login sessions, zero counters.
     pub(crate) fn reset(&self) -> anyhow::Result<()> {
         let model = fresh_model(&self.inner.config)?;
         *self.inner.model.lock() = model;
+        *self.inner.keys.write() = start_up_keys(&self.inner.config);
+        self.set_version(start_up_version(&self.inner.config));
         self.inner.faults.set(self.inner.config.faults.clone());
         self.inner.stats.reset();
         Ok(())
     }
 }
 
+fn start_up_keys(config: &EmulatorConfig) -> KeyStore {
+    KeyStore::with_keys(&config.access_keys, auth::ACCESS_KEY_USERNAME)
+}
+
+fn start_up_version(config: &EmulatorConfig) -> Option<String> {
+    Some(config.version.clone()).filter(|v| !v.is_empty())
+}
+
 fn fresh_model(config: &EmulatorConfig) -> anyhow::Result<Model> {
     let mut model = Model::new(config.job_delay);
+    model.set_session_ttl(config.session_ttl);
     if let Some(seed) = &config.seed {
         seed.apply(&mut model)?;
         // Seeded projects are ready from the start, whatever the job delay.

@@ -39,9 +39,12 @@ struct Cli {
     /// Milliseconds a job stays in_progress before it completes.
     #[arg(long, default_value_t = 0)]
     job_delay: u64,
-    /// Version reported by the version probe.
+    /// Version reported by the version probe; empty: the version route answers 404.
     #[arg(long, default_value = emulator::DEFAULT_VERSION)]
     platform_version: String,
+    /// Milliseconds a login session lasts (0: until the next reset).
+    #[arg(long, default_value_t = 0)]
+    session_ttl_ms: u64,
     /// Start-up fault: latency added to each /api request, in milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
@@ -96,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
         },
         seed,
         version: cli.platform_version,
+        session_ttl: (cli.session_ttl_ms > 0).then(|| Duration::from_millis(cli.session_ttl_ms)),
         ..EmulatorConfig::default()
     };
     if let Some(tenant) = cli.tenant_id {

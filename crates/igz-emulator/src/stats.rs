@@ -14,6 +14,8 @@ pub struct Stats {
     rate_limited: AtomicU64,
     errors_injected: AtomicU64,
     dropped: AtomicU64,
+    unauthorized: AtomicU64,
+    unauthorized_writes: AtomicU64,
     /// "METHOD /route/{template}" -> requests received.
     routes: Mutex<BTreeMap<String, u64>>,
 }
@@ -38,6 +40,15 @@ impl Stats {
         self.writes_total.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts one request refused for its credentials (401: unknown, revoked or expired key,
+    /// ended session, none), and whether it was a write.
+    pub fn unauthorized(&self, write: bool) {
+        self.unauthorized.fetch_add(1, Ordering::Relaxed);
+        if write {
+            self.unauthorized_writes.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     pub fn injected(&self, what: Injected) {
         let counter = match what {
             Injected::RateLimited => &self.rate_limited,
@@ -54,6 +65,8 @@ impl Stats {
             &self.rate_limited,
             &self.errors_injected,
             &self.dropped,
+            &self.unauthorized,
+            &self.unauthorized_writes,
         ] {
             counter.store(0, Ordering::Relaxed);
         }
@@ -65,6 +78,9 @@ impl Stats {
         StatsReport {
             requests_total: self.requests_total.load(Ordering::Relaxed),
             writes_total: self.writes_total.load(Ordering::Relaxed),
+            unauthorized: self.unauthorized.load(Ordering::Relaxed),
+            unauthorized_writes: self.unauthorized_writes.load(Ordering::Relaxed),
+            held: 0,
             faults: FaultCounts {
                 rate_limited: self.rate_limited.load(Ordering::Relaxed),
                 errors_injected: self.errors_injected.load(Ordering::Relaxed),
@@ -80,8 +96,21 @@ impl Stats {
 pub struct StatsReport {
     /// `/api` requests received, whatever their fate.
     pub requests_total: u64,
-    /// Writes a handler accepted (2xx), whether or not the answer was delivered.
+    /// Writes a handler accepted (2xx), whether or not the answer was delivered. Reads sent as
+    /// POST (session verification) are not writes.
     pub writes_total: u64,
+    /// Requests refused for their credentials (401): unknown, revoked or expired access keys,
+    /// ended login sessions, none at all.
+    #[serde(default)]
+    pub unauthorized: u64,
+    /// Of those, writes (any method but GET, HEAD, OPTIONS; login and session verification are
+    /// not writes): what a client tried to change with rejected credentials. None of them
+    /// changed anything.
+    #[serde(default)]
+    pub unauthorized_writes: u64,
+    /// Requests held right now by the `hold` fault (a gauge, not a count since the reset).
+    #[serde(default)]
+    pub held: u64,
     pub faults: FaultCounts,
     /// `METHOD /route/{template}` -> requests received.
     pub routes: BTreeMap<String, u64>,

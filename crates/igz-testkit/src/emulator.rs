@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use igz_emulator::{
-    EmulatorConfig, Faults, FaultsPatch, RunningEmulator, StateReport, StatsReport,
+    AccessKeyInfo, EmulatorConfig, Faults, FaultsPatch, IssueAccessKey, PlatformVersion,
+    RevokeAccessKey, RunningEmulator, SessionSettings, SessionsExpired, StateReport, StatsReport,
 };
 use serde::de::DeserializeOwned;
 
@@ -15,7 +16,8 @@ pub async fn start(config: EmulatorConfig) -> RunningEmulator {
         .expect("start the emulator")
 }
 
-/// The emulator's admin routes: fault knobs, request accounting, state dump and reset.
+/// The emulator's admin routes: fault knobs, request accounting, state dump, reset, access keys,
+/// login sessions and the platform version.
 #[derive(Clone, Debug)]
 pub struct Admin {
     http: reqwest::Client,
@@ -73,6 +75,7 @@ impl Admin {
             rate_limit_rps: Some(0),
             script: Some(Vec::new()),
             seed: None,
+            hold: Some(false),
         })
         .await
     }
@@ -98,5 +101,91 @@ impl Admin {
             .await
             .expect("POST reset");
         assert!(resp.status().is_success(), "POST reset: {}", resp.status());
+    }
+
+    /// Holds every `/api` request (counted, not yet authenticated or handled) until
+    /// [`Admin::release`].
+    pub async fn hold(&self) -> Faults {
+        self.set_faults(FaultsPatch {
+            hold: Some(true),
+            ..FaultsPatch::default()
+        })
+        .await
+    }
+
+    /// Lets held requests go.
+    pub async fn release(&self) -> Faults {
+        self.set_faults(FaultsPatch {
+            hold: Some(false),
+            ..FaultsPatch::default()
+        })
+        .await
+    }
+
+    /// `POST /__emulator/access_keys`: issues a key (owner `admin`, ten years, unless told).
+    pub async fn issue_access_key(&self, request: &IssueAccessKey) -> AccessKeyInfo {
+        let resp = self
+            .http
+            .post(self.url("access_keys"))
+            .json(request)
+            .send()
+            .await;
+        Self::decode("POST access_keys", resp.expect("POST access_keys")).await
+    }
+
+    /// `POST /__emulator/access_keys/revoke`: every later request with the key gets 401. Panics
+    /// when there is no such key.
+    pub async fn revoke_access_key(&self, key: &str) {
+        let resp = self
+            .http
+            .post(self.url("access_keys/revoke"))
+            .json(&RevokeAccessKey {
+                key: key.to_owned(),
+            })
+            .send()
+            .await
+            .expect("POST access_keys/revoke");
+        assert!(
+            resp.status().is_success(),
+            "revoke access key: {}",
+            resp.status()
+        );
+    }
+
+    /// `GET /__emulator/access_keys`: every key, with its expiry.
+    pub async fn access_keys(&self) -> Vec<AccessKeyInfo> {
+        let resp = self.http.get(self.url("access_keys")).send().await;
+        Self::decode("GET access_keys", resp.expect("GET access_keys")).await
+    }
+
+    /// `PUT /__emulator/sessions`: how long login sessions last (none: no limit).
+    pub async fn set_session_ttl(&self, ttl: Option<Duration>) -> SessionSettings {
+        let settings = SessionSettings {
+            ttl_ms: ttl.map(|t| t.as_millis() as u64),
+        };
+        let resp = self
+            .http
+            .put(self.url("sessions"))
+            .json(&settings)
+            .send()
+            .await;
+        Self::decode("PUT sessions", resp.expect("PUT sessions")).await
+    }
+
+    /// `POST /__emulator/sessions/expire`: ends every login session; returns how many.
+    pub async fn expire_sessions(&self) -> usize {
+        let resp = self.http.post(self.url("sessions/expire")).send().await;
+        let expired: SessionsExpired =
+            Self::decode("POST sessions/expire", resp.expect("POST sessions/expire")).await;
+        expired.expired
+    }
+
+    /// `PUT /__emulator/version`: what the version route reports (none: 404).
+    pub async fn set_version(&self, version: Option<&str>) -> PlatformVersion {
+        let body = PlatformVersion {
+            version: version.map(str::to_owned),
+        };
+        let resp = self.http.put(self.url("version")).json(&body).send().await;
+        Self::decode("PUT version", resp.expect("PUT version")).await
     }
 }

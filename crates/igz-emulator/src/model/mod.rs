@@ -15,7 +15,7 @@ mod users;
 mod tests;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
@@ -94,6 +94,19 @@ impl ModelError {
 
 pub type ModelResult<T> = Result<T, ModelError>;
 
+/// A login session: whose, and since when.
+#[derive(Debug, Clone)]
+struct Session {
+    username: String,
+    started: Instant,
+}
+
+impl Session {
+    fn expired(&self, ttl: Option<Duration>, now: Instant) -> bool {
+        ttl.is_some_and(|ttl| now.saturating_duration_since(self.started) >= ttl)
+    }
+}
+
 /// The whole platform: users, groups, projects with their roles, jobs and login sessions.
 #[derive(Debug)]
 pub struct Model {
@@ -109,8 +122,10 @@ pub struct Model {
     /// Jobs whose effect has not been applied yet, oldest first (one delay for all jobs keeps
     /// this ordered by due time).
     pending_jobs: VecDeque<Id>,
-    /// Login sessions: token -> username.
-    sessions: HashMap<String, String>,
+    /// Login sessions by token.
+    sessions: HashMap<String, Session>,
+    /// How long a login session lasts; none: until the next reset.
+    session_ttl: Option<Duration>,
     all_users: Id,
     job_delay: Duration,
     next_seq: u64,
@@ -133,6 +148,7 @@ impl Model {
             group_by_gid: HashMap::new(),
             pending_jobs: VecDeque::new(),
             sessions: HashMap::new(),
+            session_ttl: None,
             all_users: Uuid::nil(),
             job_delay,
             next_seq: 0,
@@ -217,8 +233,8 @@ impl Model {
         )
     }
 
-    /// Starts a login session for `username` / `password`; returns the session token.
-    pub fn login(&mut self, username: &str, password: &str) -> ModelResult<String> {
+    /// Starts a login session for `username` / `password` at `now`; returns the session token.
+    pub fn login(&mut self, username: &str, password: &str, now: Instant) -> ModelResult<String> {
         let user = self.user_by_name(username);
         let matches = user
             .and_then(|u| u.password.as_deref())
@@ -229,14 +245,39 @@ impl Model {
                 detail: "invalid username or password".into(),
             });
         }
+        // Expired sessions are never used again: forget them here, where sessions are added.
+        let ttl = self.session_ttl;
+        self.sessions.retain(|_, s| !s.expired(ttl, now));
         let token = Uuid::new_v4().simple().to_string();
-        self.sessions.insert(token.clone(), username.to_owned());
+        let session = Session {
+            username: username.to_owned(),
+            started: now,
+        };
+        self.sessions.insert(token.clone(), session);
         Ok(token)
     }
 
-    /// The username behind a login session token.
-    pub fn session_user(&self, token: &str) -> Option<&str> {
-        self.sessions.get(token).map(String::as_str)
+    /// The username behind a login session token that has not expired at `now`.
+    pub fn session_user(&self, token: &str, now: Instant) -> Option<&str> {
+        self.sessions
+            .get(token)
+            .filter(|s| !s.expired(self.session_ttl, now))
+            .map(|s| s.username.as_str())
+    }
+
+    /// Sets how long login sessions last, those already started included (none: no limit).
+    pub fn set_session_ttl(&mut self, ttl: Option<Duration>) {
+        self.session_ttl = ttl;
+    }
+
+    pub fn session_ttl(&self) -> Option<Duration> {
+        self.session_ttl
+    }
+
+    /// Ends every login session: the next request on one is refused (401), as after expiry.
+    /// Returns how many there were.
+    pub fn expire_sessions(&mut self) -> usize {
+        std::mem::take(&mut self.sessions).len()
     }
 
     fn next_seq(&mut self) -> u64 {

@@ -295,14 +295,46 @@ fn login_checks_the_password() {
         ..Default::default()
     })
     .unwrap();
-    let token = m.login("u", "pw").unwrap();
-    assert_eq!(m.session_user(&token), Some("u"));
+    let now = Instant::now();
+    let token = m.login("u", "pw", now).unwrap();
+    assert_eq!(m.session_user(&token, now), Some("u"));
     assert_eq!(
-        m.login("u", "nope").unwrap_err().kind,
+        m.login("u", "nope", now).unwrap_err().kind,
         ErrorKind::Unauthorized
     );
     assert_eq!(
-        m.login("ghost", "pw").unwrap_err().kind,
+        m.login("ghost", "pw", now).unwrap_err().kind,
         ErrorKind::Unauthorized
     );
+}
+
+#[test]
+fn sessions_end_after_their_ttl_or_when_expired_at_once() {
+    let mut m = Model::new(Duration::ZERO);
+    m.create_user(NewUser {
+        username: "u".into(),
+        password: Some("pw".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let t0 = Instant::now();
+    let secs = Duration::from_secs;
+    let old = m.login("u", "pw", t0).unwrap();
+    assert_eq!(
+        m.session_user(&old, t0 + secs(3600)),
+        Some("u"),
+        "no ttl: no end"
+    );
+    // A ttl applies to sessions already started too.
+    m.set_session_ttl(Some(secs(60)));
+    assert_eq!(m.session_user(&old, t0 + secs(59)), Some("u"));
+    assert_eq!(m.session_user(&old, t0 + secs(60)), None);
+    let fresh = m.login("u", "pw", t0 + secs(60)).unwrap();
+    assert_eq!(m.session_user(&fresh, t0 + secs(61)), Some("u"));
+    assert_eq!(
+        m.expire_sessions(),
+        1,
+        "the expired one was forgotten at login"
+    );
+    assert_eq!(m.session_user(&fresh, t0 + secs(61)), None);
 }

@@ -1,6 +1,7 @@
 //! The HTTP surface: `/api/*` (faults, accounting, authentication, then the handlers) and
 //! `/__emulator/*` (admin, none of the above).
 
+mod access_keys;
 mod admin;
 mod groups;
 mod jobs;
@@ -8,7 +9,7 @@ mod projects;
 mod sessions;
 mod users;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
@@ -18,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use super::App;
-use super::auth::{ACCESS_KEY_USERNAME, Identity, presented};
+use super::auth::{Identity, Presented, presented};
 use super::faults::Fate;
 use super::jsonapi::{ApiError, error_response};
 use super::server::ConnectionKill;
@@ -34,6 +35,18 @@ pub(crate) fn router(app: App) -> Router {
         .route(
             "/api/tunnel/{tunnel}/external_versions/{node}",
             get(sessions::version),
+        )
+        .route(
+            "/api/access_keys",
+            get(access_keys::list).post(access_keys::create),
+        )
+        .route(
+            "/api/access_keys/{id}",
+            get(access_keys::show).delete(access_keys::delete),
+        )
+        .route(
+            "/api/self/get_or_create_access_key",
+            post(access_keys::get_or_create),
         )
         .route("/api/users", get(users::list).post(users::create))
         .route("/api/self", get(users::current))
@@ -102,8 +115,24 @@ async fn method_not_allowed() -> Response {
     )
 }
 
-fn is_write(method: &Method) -> bool {
-    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+/// POST routes that change nothing on the platform: the login and the session check.
+const READS_BY_POST: [&str; 2] = [
+    "/api/sessions",
+    "/api/sessions/verifications/planes/{plane}/internal",
+];
+
+/// Whether a request to `route` (a template) may change the platform.
+fn is_write(method: &Method, route: &str) -> bool {
+    let read = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let read_by_post = *method == Method::POST && READS_BY_POST.contains(&route);
+    !read && !read_by_post
+}
+
+fn matched_route(request: &Request) -> &str {
+    request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("<unmatched>", MatchedPath::as_str)
 }
 
 fn with_retry_after(status: StatusCode, seconds: u64, detail: &str) -> Response {
@@ -117,14 +146,11 @@ fn with_retry_after(status: StatusCode, seconds: u64, detail: &str) -> Response 
 /// Outermost `/api` layer: counts the request, then applies the active faults.
 async fn inject_faults(State(app): State<App>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("<unmatched>", MatchedPath::as_str)
-        .to_owned();
-    let route = format!("{method} {route}");
+    let write = is_write(&method, matched_route(&request));
+    let route = format!("{method} {}", matched_route(&request));
     let (fate, latency_ms) = app.faults().judge(&route);
     app.stats().request(route);
+    app.faults().released().await;
     if let Fate::RateLimited(seconds) = fate {
         app.stats().injected(Injected::RateLimited);
         return with_retry_after(
@@ -151,7 +177,7 @@ async fn inject_faults(State(app): State<App>, request: Request, next: Next) -> 
     };
     let kill = request.extensions().get::<ConnectionKill>().cloned();
     let response = next.run(request).await;
-    if is_write(&method) && response.status().is_success() {
+    if write && response.status().is_success() {
         app.stats().write();
     }
     match (drop, kill) {
@@ -165,32 +191,48 @@ async fn inject_faults(State(app): State<App>, request: Request, next: Next) -> 
     }
 }
 
-/// Every `/api` route except login needs a known access key or login session.
+/// Every `/api` route except login needs a usable access key (known, not expired) or a login
+/// session that has not ended. A refusal is counted, writes apart.
 async fn authenticate(State(app): State<App>, mut request: Request, next: Next) -> Response {
     let is_login = request.method() == Method::POST && request.uri().path() == "/api/sessions";
     if is_login {
         return next.run(request).await;
     }
-    let presented = presented(request.headers());
-    let identity = match (&presented.secret, &presented.basic_secret) {
-        (Some(secret), _) | (None, Some(secret)) if app.is_access_key(secret) => Some(Identity {
-            username: presented
-                .basic_username
-                .clone()
-                .unwrap_or_else(|| ACCESS_KEY_USERNAME.to_owned()),
-        }),
-        (Some(secret), _) => app
-            .with_model(|m| m.session_user(secret).map(str::to_owned))
-            .map(|username| Identity { username }),
-        _ => None,
-    };
-    match identity {
+    match identify(&app, &presented(request.headers())) {
         Some(identity) => {
             request.extensions_mut().insert(identity);
             next.run(request).await
         }
-        None => ApiError::unauthorized().into_response(),
+        None => {
+            let write = is_write(request.method(), matched_route(&request));
+            app.stats().unauthorized(write);
+            ApiError::unauthorized().into_response()
+        }
     }
+}
+
+/// Who presents these credentials: an access key in the cookie or in Basic auth, else a login
+/// session in the cookie.
+fn identify(app: &App, presented: &Presented) -> Option<Identity> {
+    let keyed = [&presented.secret, &presented.basic_secret]
+        .into_iter()
+        .flatten()
+        .find_map(|secret| app.access_key_owner(secret));
+    if let Some(owner) = keyed {
+        return Some(Identity {
+            username: presented
+                .basic_username
+                .clone()
+                .unwrap_or_else(|| owner.clone()),
+            owner,
+        });
+    }
+    let token = presented.secret.as_deref()?;
+    let username = app.with_model(|m| m.session_user(token, Instant::now()).map(str::to_owned))?;
+    Some(Identity {
+        username: username.clone(),
+        owner: username,
+    })
 }
 
 /// `GET /api/<kind>`: `candidates` narrows the ids (e.g. through a name index) before the generic

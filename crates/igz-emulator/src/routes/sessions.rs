@@ -17,7 +17,7 @@ pub async fn login(State(app): State<App>, body: Bytes) -> ApiResult {
     let req = parse_request(&body)?;
     let username = required_string(&req.attributes, "username")?;
     let password = required_string(&req.attributes, "password")?;
-    let token = app.with_model(|m| m.login(&username, &password))?;
+    let token = app.with_model(|m| m.login(&username, &password, std::time::Instant::now()))?;
     let doc = json!({
         "data": {
             "type": "session",
@@ -58,20 +58,24 @@ pub async fn verify(State(app): State<App>, Extension(identity): Extension<Ident
     respond(StatusCode::OK, &doc)
 }
 
-/// `GET /api/tunnel/{node}.version.0/external_versions/{node}`
+/// `GET /api/tunnel/{node}.version.0/external_versions/{node}`; 404 when the platform is set
+/// not to tell its version.
 pub async fn version(
     State(app): State<App>,
     Path((tunnel, node)): Path<(String, String)>,
 ) -> ApiResult {
-    if tunnel != format!("{node}.version.0") || !node.starts_with("igz") {
+    let version = app.version();
+    let Some(version) =
+        version.filter(|_| tunnel == format!("{node}.version.0") && node.starts_with("igz"))
+    else {
         return Err(ApiError::not_found(format!(
             "no version service at {tunnel}"
         )));
-    }
+    };
     let doc = json!({
         "data": {
             "type": "external_version",
-            "attributes": { "external": app.config().version }
+            "attributes": { "external": version }
         }
     });
     Ok(respond(StatusCode::OK, &doc))
