@@ -77,6 +77,9 @@ pub fn build(
         // What is still to do after this reconcile; callers fill it in where there is any.
         planned_changes: Vec::new(),
         origin: previous.origin,
+        // Issue 21: kept as they were until the driver writes the plan's (plan.temporary).
+        temporary_members: previous.temporary_members.clone(),
+        next_expiry: previous.next_expiry.clone(),
     };
     if matches!(verdict, Verdict::Blocked { .. }) {
         // A blocked resource manages nothing: it must not show another resource's group as its own.

@@ -8,7 +8,7 @@ use kube::ResourceExt;
 use super::grant::{CompiledGrant, strength};
 use super::selector::selects;
 use crate::crd::{Group, ProjectRole, TenantPolicy};
-use crate::plan::PlatformGroup;
+use crate::plan::{PlatformGroup, TemporaryCap};
 
 /// What a Group asks of the platform, as the grants see it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,6 +18,8 @@ pub struct Request {
     pub policies: Vec<TenantPolicy>,
     pub project_roles: Vec<(String, ProjectRole)>,
     pub members: Vec<String>,
+    /// Usernames in spec.temporaryMembers, in spec order.
+    pub temporary_members: Vec<String>,
     pub adopt: bool,
 }
 
@@ -34,6 +36,11 @@ impl Request {
                 .map(|b| (b.project.clone(), b.role))
                 .collect(),
             members: spec.members.clone(),
+            temporary_members: spec
+                .temporary_members
+                .iter()
+                .map(|t| t.name.clone())
+                .collect(),
             adopt: spec.adopt_existing,
         }
     }
@@ -81,7 +88,9 @@ pub fn check<'g>(
 }
 
 /// The first thing `grant` does not allow in `request`, as a sentence; `None` when it allows all.
-/// The order (name, policies, project roles, members, adoption) is admission's too.
+/// The order (name, policies, project roles, members, permanent members, adoption) is
+/// admission's too. How long temporary members last depends on the clock: see
+/// [`temporary_cap`].
 pub fn violation(grant: &CompiledGrant, request: &Request) -> Option<String> {
     let ns = &request.namespace;
     let by = &grant.name;
@@ -116,11 +125,22 @@ pub fn violation(grant: &CompiledGrant, request: &Request) -> Option<String> {
         ));
     }
     if let Some(pattern) = &grant.member
-        && let Some(member) = request.members.iter().find(|m| !pattern.is_match(m))
+        && let Some(member) = request
+            .members
+            .iter()
+            .chain(&request.temporary_members)
+            .find(|m| !pattern.is_match(m))
     {
         return Some(format!(
             "namespace \"{ns}\" is not granted member \"{member}\" (GroupGrant {by} allows members matching {})",
             pattern.text
+        ));
+    }
+    if grant.temporary.required
+        && let Some(member) = request.members.first()
+    {
+        return Some(format!(
+            "namespace \"{ns}\" is not granted permanent member \"{member}\" (GroupGrant {by} allows temporary members only: list it in spec.temporaryMembers with an expiry)"
         ));
     }
     if request.adopt && !grant.allow_adoption {
@@ -129,6 +149,25 @@ pub fn violation(grant: &CompiledGrant, request: &Request) -> Option<String> {
         ));
     }
     None
+}
+
+/// The cap on temporary memberships for a Group the `covering` grants permit: the most generous
+/// of theirs (`None`, no cap, when one of them has none). Grants are still never combined: every
+/// covering grant covers all else, so the one with the longest cap covers every entry any of
+/// them covers.
+pub fn temporary_cap(covering: &[&CompiledGrant]) -> Option<TemporaryCap> {
+    let mut widest: Option<TemporaryCap> = None;
+    for grant in covering {
+        let (text, max) = grant.temporary.max_duration.as_ref()?;
+        if widest.as_ref().is_none_or(|w| *max > w.max) {
+            widest = Some(TemporaryCap {
+                max: *max,
+                text: text.clone(),
+                grant: grant.name.clone(),
+            });
+        }
+    }
+    widest
 }
 
 /// Adoption of `existing` by a Group the `covering` grants permit: allowed when one of them

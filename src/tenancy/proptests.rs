@@ -65,6 +65,7 @@ fn grant() -> impl Strategy<Value = CompiledGrant> {
                             .collect(),
                         member_pattern: members.map(str::to_owned),
                         allow_adoption: adoption,
+                        temporary_members: None,
                     },
                 );
                 compile(&grant).expect("generated grants are valid")
@@ -86,6 +87,7 @@ fn request() -> impl Strategy<Value = Request> {
             policies,
             project_roles: roles.into_iter().map(|(p, r)| (p.to_owned(), r)).collect(),
             members: members.into_iter().map(str::to_owned).collect(),
+            temporary_members: Vec::new(),
             adopt,
         })
 }
@@ -191,6 +193,7 @@ proptest! {
             project_roles: vec![ProjectRoleGrant { project_pattern: ".*".into(), max_role: ProjectRole::Admin }],
             member_pattern: None,
             allow_adoption: true,
+            temporary_members: None,
         });
         let grants = [compile(&everything).unwrap()];
         prop_assert!(matches!(check(&grants, &labels, &request), Decision::Permitted(_)));

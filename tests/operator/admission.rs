@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use igz_operator::crd::{
     DeletionPolicy, GID_MAX, GROUP_NAME_MAX_LEN, GROUP_NAME_PATTERN, Group, GroupSpec,
-    MembersPolicy, ProjectRole, ProjectRoleBinding, TenantPolicy,
+    MembersPolicy, ProjectRole, ProjectRoleBinding, TemporaryMember, TenantPolicy,
 };
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DynamicObject, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Client, ResourceExt};
@@ -539,6 +540,11 @@ async fn valid_specs_are_accepted_and_defaulted() {
             deletion_policy: DeletionPolicy::Orphan,
             adopt_existing: true,
             management_policy: Default::default(),
+            temporary_members: vec![TemporaryMember {
+                name: "carol".into(),
+                expires: Time("2031-05-04T18:00:00.5Z".parse().unwrap()),
+                reason: Some("on call, INC-4211".into()),
+            }],
         };
         let typed: Api<Group> = Api::namespaced(fx.client.clone(), &fx.ns);
         let created = typed

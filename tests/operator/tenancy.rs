@@ -35,6 +35,7 @@ fn team_grant(namespace: &str) -> GroupGrantSpec {
         }],
         member_pattern: Some("^[a-z]+$".into()),
         allow_adoption: false,
+        temporary_members: None,
     }
 }
 
