@@ -255,3 +255,102 @@ pub fn allowed_roles(grant: &CompiledGrant) -> String {
         .collect();
     each.join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::{GroupGrant, GroupGrantSpec, TemporaryMembersGrant};
+    use crate::tenancy::compile;
+    use jiff::SignedDuration;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+
+    fn grant(name: &str, temporary: Option<TemporaryMembersGrant>) -> CompiledGrant {
+        let spec = GroupGrantSpec {
+            namespace_selector: LabelSelector::default(),
+            group_name_pattern: None,
+            tenant_policies: Vec::new(),
+            project_roles: Vec::new(),
+            member_pattern: Some("^[a-z]+$".into()),
+            allow_adoption: false,
+            temporary_members: temporary,
+        };
+        compile(&GroupGrant::new(name, spec)).unwrap()
+    }
+
+    fn rules(max: Option<&str>, required: bool) -> Option<TemporaryMembersGrant> {
+        Some(TemporaryMembersGrant {
+            max_duration: max.map(str::to_owned),
+            required,
+        })
+    }
+
+    fn request(members: &[&str], temporary: &[&str]) -> Request {
+        Request {
+            namespace: "ops".into(),
+            group_name: "prod-admins".into(),
+            policies: Vec::new(),
+            project_roles: Vec::new(),
+            members: members.iter().map(|m| m.to_string()).collect(),
+            temporary_members: temporary.iter().map(|m| m.to_string()).collect(),
+            adopt: false,
+        }
+    }
+
+    #[test]
+    fn a_grant_that_requires_temporary_members_refuses_permanent_ones() {
+        let strict = grant("no-standing-access", rules(Some("8h"), true));
+        assert_eq!(
+            violation(&strict, &request(&["alice"], &["bob"])).as_deref(),
+            Some(
+                "namespace \"ops\" is not granted permanent member \"alice\" (GroupGrant \
+                 no-standing-access allows temporary members only: list it in \
+                 spec.temporaryMembers with an expiry)"
+            )
+        );
+        assert_eq!(violation(&strict, &request(&[], &["bob"])), None);
+        let relaxed = grant("relaxed", rules(Some("8h"), false));
+        assert_eq!(violation(&relaxed, &request(&["alice"], &["bob"])), None);
+    }
+
+    #[test]
+    fn the_member_pattern_covers_temporary_members() {
+        let g = grant("g", None);
+        let refused = violation(&g, &request(&["alice"], &["Bob9"])).unwrap();
+        assert!(
+            refused.contains("is not granted member \"Bob9\""),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn the_cap_is_the_most_generous_of_the_covering_grants() {
+        let short = grant("short", rules(Some("1h"), false));
+        let long = grant("long", rules(Some("90m"), true));
+        let cap = temporary_cap(&[&short, &long]).unwrap();
+        assert_eq!(
+            (cap.max, cap.text.as_str(), cap.grant.as_str()),
+            (SignedDuration::from_mins(90), "90m", "long")
+        );
+        let unbounded = grant("unbounded", None);
+        assert_eq!(temporary_cap(&[&short, &unbounded]), None);
+        let required_only = grant("required-only", rules(None, true));
+        assert_eq!(temporary_cap(&[&required_only]), None);
+    }
+
+    #[test]
+    fn a_grant_whose_cap_cannot_be_read_grants_nothing() {
+        for bad in ["1d", "0s", "-1h", "8"] {
+            let spec = GroupGrantSpec {
+                namespace_selector: LabelSelector::default(),
+                group_name_pattern: None,
+                tenant_policies: Vec::new(),
+                project_roles: Vec::new(),
+                member_pattern: None,
+                allow_adoption: false,
+                temporary_members: rules(Some(bad), false),
+            };
+            let error = compile(&GroupGrant::new("bad", spec)).unwrap_err();
+            assert!(error.why.contains("maxDuration"), "{bad}: {error}");
+        }
+    }
+}
