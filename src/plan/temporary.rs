@@ -398,6 +398,24 @@ impl Temporary {
         }
     }
 
+    /// The Warning for a reconcile whose removals of ended memberships did not land (the
+    /// platform did not answer): which members, since when, and that it is retried.
+    pub fn removal_delayed_note(&self, error: &str) -> Option<String> {
+        if self.expiring.is_empty() {
+            return None;
+        }
+        let members: Vec<String> = self
+            .expiring
+            .iter()
+            .map(|(name, at)| format!("{name} (ended at {at})"))
+            .collect();
+        Some(format!(
+            "Ended temporary memberships could not be removed yet: {} ({error}); they are \
+             removed as soon as the platform answers.",
+            members.join(", ")
+        ))
+    }
+
     /// The actions of `plan` that end temporary memberships: all a Group that is not granted
     /// may still do (removing access is always safe). See [`frozen`].
     pub fn expiry_actions(&self, actions: &[Action]) -> Vec<Action> {

@@ -461,3 +461,25 @@ fn a_reason_is_optional_in_event_notes() {
         format!("Added member bob until {}.", at(0))
     );
 }
+
+#[test]
+fn a_removal_that_did_not_land_is_reported_with_its_time() {
+    let desired = team(MembersPolicy::Authoritative, &[("bob", entry(10))]);
+    let mut observed = platform(&["alice", "bob"], 10);
+    observed
+        .temporary_records
+        .insert("bob".into(), record(0, true));
+    let plan = plan(&desired, &observed);
+    assert_eq!(
+        plan.temporary
+            .removal_delayed_note("the management API did not answer")
+            .unwrap(),
+        format!(
+            "Ended temporary memberships could not be removed yet: bob (ended at {}) (the \
+             management API did not answer); they are removed as soon as the platform answers.",
+            at(10)
+        )
+    );
+    let quiet = super::super::plan(&desired, &platform(&["alice"], 0));
+    assert_eq!(quiet.temporary.removal_delayed_note("x"), None);
+}
