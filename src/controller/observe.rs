@@ -145,6 +145,10 @@ pub fn observed(
             .filter(|p| p.state == ProjectRoleState::ProjectNotFound)
             .map(|p| p.project.clone())
             .collect(),
+        // Issue 21 (temporary members) is not wired into the driver yet: without a clock the
+        // planner grants no temporary member.
+        now: None,
+        temporary_records: Default::default(),
     }
 }
 

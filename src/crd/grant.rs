@@ -96,6 +96,33 @@ pub struct GroupGrantSpec {
     /// never adopted. Default false.
     #[serde(default)]
     pub allow_adoption: bool,
+
+    /// Rules for temporary members (Group spec.temporaryMembers): how long a temporary
+    /// membership may last, and whether Groups may have permanent members at all. Omitted: no
+    /// cap, permanent members allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temporary_members: Option<TemporaryMembersGrant>,
+}
+
+/// See GroupGrantSpec::temporary_members.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TemporaryMembersGrant {
+    /// The longest a temporary membership may last, counted from when the operator first granted
+    /// it, as a duration such as "8h", "90m" or "1h30m" (units h, m, s, ms, us, ns). An entry
+    /// asking for more is refused (its state is NotGranted and the Group reports NotGranted with
+    /// this cap). Omitted: no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64), extend("x-kubernetes-validations" = [{
+        "rule": "duration(self) > duration('0s')",
+        "message": "maxDuration must be a positive duration such as \"8h\", \"90m\" or \"1h30m\" (units h, m, s, ms, us, ns)"
+    }]))]
+    pub max_duration: Option<String>,
+
+    /// true: the Groups this grant covers may have no permanent members (spec.members must be
+    /// empty): every member is temporary ("no standing access"). Default false.
+    #[serde(default)]
+    pub required: bool,
 }
 
 /// Project roles a grant allows.

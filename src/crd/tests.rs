@@ -1,4 +1,5 @@
 use super::*;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -58,6 +59,7 @@ fn names_and_subresources_are_the_public_contract() {
             "Members",
             "Ready",
             "Reason",
+            "NextExpiry",
             "Policy",
             "Planned",
             "Age"
@@ -111,6 +113,57 @@ fn list_semantics_reject_duplicates_at_admission() {
     assert_eq!(roles["x-kubernetes-list-map-keys"], json!(["project"]));
     // A list-map key must be required, or the apiserver refuses the CRD.
     assert_eq!(roles["items"]["required"], json!(["project", "role"]));
+}
+
+#[test]
+fn temporary_members_are_a_map_by_name_with_strict_times() {
+    let temporary = spec_prop("temporaryMembers");
+    assert_eq!(temporary["x-kubernetes-list-type"], "map");
+    assert_eq!(temporary["x-kubernetes-list-map-keys"], json!(["name"]));
+    assert_eq!(temporary["items"]["required"], json!(["expires", "name"]));
+    let expires = &temporary["items"]["properties"]["expires"];
+    assert_eq!(expires["format"], "date-time");
+    assert_eq!(expires["pattern"], RFC3339_PATTERN);
+    // Whatever the pattern admits, the operator reads (the API server's date-time check alone
+    // admits more: see RFC3339_PATTERN).
+    let pattern = regex::Regex::new(RFC3339_PATTERN).unwrap();
+    for text in [
+        "2026-05-04T18:00:00Z",
+        "2026-05-04T18:00:00.123456789Z",
+        "2026-05-04T18:00:00.5+01:00",
+        "0001-01-01T00:00:00-23:59",
+        "0000-01-01T00:00:00+23:59",
+        "9899-12-31T23:59:59-23:59",
+    ] {
+        assert!(pattern.is_match(text), "{text}");
+        let read: Result<Time, _> = serde_json::from_value(json!(text));
+        assert!(read.is_ok(), "{text}: {read:?}");
+    }
+    for text in [
+        "2026-05-04t18:00:00z",
+        "2026-05-04T18:00:00x5Z",
+        "2026-05-04T18:00:00+99:00",
+        "2026-05-04T18:00:00.1234567891Z",
+        "2026-05-04 18:00:00Z",
+        "2026-05-04T18:00Z",
+        "2026-05-04",
+        "9999-12-31T23:59:59+23:59",
+    ] {
+        assert!(!pattern.is_match(text), "{text}");
+    }
+    let columns =
+        &serde_json::to_value(crd()).unwrap()["spec"]["versions"][0]["additionalPrinterColumns"];
+    let next = columns
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "NextExpiry")
+        .unwrap();
+    assert_eq!(next["jsonPath"], ".status.nextExpiry");
+    assert_eq!(
+        next["type"], "string",
+        "a date column shows a time ahead as <invalid>"
+    );
 }
 
 #[test]

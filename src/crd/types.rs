@@ -41,6 +41,8 @@ pub const GID_MAX: i64 = 2_147_483_647;
     printcolumn(name = "Members", type_ = "integer", json_path = ".status.members", description = "Members applied on the platform"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
     printcolumn(name = "Reason", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason"),
+    // A string, not a date: kubectl shows a date column as an age, and a time ahead as "<invalid>".
+    printcolumn(name = "NextExpiry", type_ = "string", json_path = ".status.nextExpiry", description = "When the next temporary member's access ends (status.nextExpiry)"),
     printcolumn(name = "Policy", type_ = "string", json_path = ".spec.managementPolicy", description = "Full, or ObserveOnly (never writes to the platform)", priority = "1"),
     printcolumn(name = "Planned", type_ = "string", json_path = ".status.plannedChanges", description = "Changes Full management would make now", priority = "1"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
@@ -100,6 +102,21 @@ pub struct GroupSpec {
     )]
     pub members: Vec<String>,
 
+    /// Members whose access ends on its own: until `expires` the user is a member of the platform
+    /// group like any listed member; at `expires` the operator removes it (by the operator's
+    /// clock). A user also listed in members is a permanent member and expiry never removes it.
+    /// An entry whose time has already passed is accepted and never grants access; changing
+    /// `expires` takes effect at once. With membersPolicy Additive or ManagedOnly, expiry removes
+    /// only a user this entry added (a user who was already a member stays). A GroupGrant may cap
+    /// how long a temporary membership lasts (spec.temporaryMembers.maxDuration, counted from when
+    /// the operator first granted it); each entry's state is in status.temporaryMembers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]),
+        length(max = 1000)
+    )]
+    pub temporary_members: Vec<TemporaryMember>,
+
     /// How platform members that are not listed in members are treated: Authoritative (default)
     /// removes them, so the platform's membership equals the list; Additive never removes anyone;
     /// ManagedOnly removes only members this resource added itself (recorded in
@@ -135,6 +152,31 @@ pub struct GroupSpec {
     /// never writes to the platform (no create, no drift correction, nothing on deletion).
     #[serde(default)]
     pub management_policy: ManagementPolicy,
+}
+
+/// RFC 3339 as Kubernetes writes times: a date, 'T', a time with seconds and an optional fraction
+/// (at most nanoseconds), then 'Z' or an offset within a day. The API server's own date-time
+/// check alone lets through text the operator cannot read (a lowercase 't', any character before
+/// the fraction, an offset of +99:00, more than nine fraction digits, the last days of year 9999,
+/// beyond the operator's time range): such an object would stop the operator from reading every
+/// Group. Years end at 9899.
+pub const RFC3339_PATTERN: &str = r"^([0-8][0-9]{3}|9[0-8][0-9]{2})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$";
+
+/// A member with an expiry (see spec.temporaryMembers).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TemporaryMember {
+    /// Username of the member (the user must exist on the platform; until it does the entry is
+    /// Pending).
+    #[schemars(length(min = 1, max = 255))]
+    pub name: String,
+    /// When the membership ends, as an RFC 3339 time, e.g. "2026-05-04T18:00:00Z".
+    #[schemars(regex(pattern = RFC3339_PATTERN))]
+    pub expires: Time,
+    /// Why the user is a member, in free text (e.g. "on call, INC-4211"); shown in Events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
+    pub reason: Option<String>,
 }
 
 /// See GroupSpec::management_policy.
@@ -277,8 +319,8 @@ pub struct GroupStatus {
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
 
-    /// Usernames listed in spec.members that do not exist on the platform; they are added as soon
-    /// as they appear.
+    /// Usernames listed in spec.members (or in an active entry of spec.temporaryMembers) that do
+    /// not exist on the platform; they are added as soon as they appear.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub missing_users: Vec<String>,
@@ -316,6 +358,56 @@ pub struct GroupStatus {
     /// still delete a group it created (that only removes access), never one it adopted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<GroupOrigin>,
+
+    /// Each entry of spec.temporaryMembers with its state and effective expiry, and what the
+    /// operator must remember to keep its promises across restarts: when it first granted the
+    /// entry (a GroupGrant's maxDuration counts from then) and whether the entry added the user
+    /// (only such a user is removed at expiry under membersPolicy Additive or ManagedOnly). An
+    /// entry removed from the spec stays listed until the membership it added is removed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub temporary_members: Vec<TemporaryMemberStatus>,
+
+    /// When the next temporary membership ends (the earliest effective expiry still ahead); the
+    /// operator acts at that time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_expiry: Option<Time>,
+}
+
+/// State of one temporary member (see status.temporaryMembers).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TemporaryMemberStatus {
+    /// Username of the member.
+    pub name: String,
+    /// Active: the user is a member until expires. Pending: the user does not exist on the
+    /// platform (yet); it is added once it appears, if the entry has not expired by then.
+    /// Expired: the membership has ended (or never began, the time having passed already).
+    /// NotGranted: the entry asks for longer than a GroupGrant allows (see message); it gives
+    /// no access, or, if it was granted before, access only until the grant's limit.
+    pub state: TemporaryMemberState,
+    /// When the membership ends: spec's expires, or earlier when a GroupGrant's maxDuration
+    /// ends it sooner.
+    pub expires: Time,
+    /// When the operator first granted the entry; a GroupGrant's maxDuration counts from then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted_at: Option<Time>,
+    /// The operator added the user to the platform group for this entry (the user was not a
+    /// member already), so it removes it when the entry ends.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub added: bool,
+    /// Why the entry is in this state, when that needs saying.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// See TemporaryMemberStatus::state.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum TemporaryMemberState {
+    Active,
+    Pending,
+    Expired,
+    NotGranted,
 }
 
 /// See GroupStatus::origin.

@@ -83,8 +83,17 @@ pub fn render(
         imported.groups += 1;
     }
     imported.yaml = documents.join("---\n");
+    if imported.groups > 0 {
+        imported.notes.push(TEMPORARY_NOTE.to_owned());
+    }
     imported
 }
+
+/// Said once per import: the platform has no notion of expiry, so every member it holds is
+/// rendered as a member (spec.members) and nothing temporary is lost or invented.
+pub const TEMPORARY_NOTE: &str = "no temporary members rendered: the platform has no notion of \
+    expiry, so every member is in spec.members and nothing is lost; add spec.temporaryMembers \
+    to give a member an expiry";
 
 /// The spec that describes `group` exactly as it is now.
 fn spec(
@@ -315,6 +324,11 @@ mod tests {
         assert_eq!(docs[0]["spec"]["members"], json!(["bob"]));
         let notes = out.notes.join("\n");
         assert!(notes.contains("left out \"all_users\""), "{notes}");
+        assert_eq!(out.notes.last().map(String::as_str), Some(TEMPORARY_NOTE));
+        assert!(
+            docs.iter()
+                .all(|d| d["spec"].get("temporaryMembers").is_none())
+        );
         assert!(notes.contains("Mystery Admin"), "{notes}");
         assert!(notes.contains("user id u9"), "{notes}");
         assert!(

@@ -7,6 +7,7 @@
 //! never managed, so `ManagedOnly` never removes it. Tracking happens under every policy, so
 //! switching to `ManagedOnly` later knows what this resource added.
 
+use super::temporary::Schedule;
 use super::{Action, Desired};
 use crate::crd::MembersPolicy;
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,6 +43,7 @@ pub(super) fn plan(
     directory: &BTreeMap<String, String>,
     managed_before: &BTreeSet<String>,
     reported_missing: &BTreeSet<String>,
+    temporary: &Schedule,
 ) -> MemberPlan {
     let (found, missing) = resolve(&desired.members, directory);
     let username_of: BTreeMap<&String, &String> =
@@ -64,6 +66,23 @@ pub(super) fn plan(
             .filter(|(username, _)| managed_before.contains(username))
             .collect(),
     };
+    // A temporary membership this Group added ends under every policy.
+    let removals: Vec<(String, String)> = if temporary.ending.is_empty() {
+        removals
+    } else {
+        let policy: BTreeSet<String> = removals.iter().map(|(u, _)| u.clone()).collect();
+        let ended = current_ids.iter().filter_map(|id| {
+            let username = username_of.get(id)?;
+            (temporary.ending.contains(*username)
+                && !desired.members.contains(*username)
+                && !policy.contains(*username))
+            .then(|| ((*username).clone(), id.clone()))
+        });
+        removals
+            .into_iter()
+            .chain(ended.collect::<Vec<_>>())
+            .collect()
+    };
 
     let removed: BTreeSet<&String> = removals.iter().map(|(username, _)| username).collect();
     let still_member = |username: &String| {
@@ -79,16 +98,22 @@ pub(super) fn plan(
         .cloned()
         .collect();
 
-    let drift =
-        additions
-            .iter()
-            // A user reported missing that now exists is the awaited pick-up, not drift.
-            .filter(|(username, _)| !reported_missing.contains(username))
-            .map(|(username, _)| format!("member {username} was missing from the group"))
-            .chain(removals.iter().map(|(username, _)| {
-                format!("{username} was added to the group outside Kubernetes")
-            }))
-            .collect();
+    let drift = additions
+        .iter()
+        // A user reported missing that now exists is the awaited pick-up, not drift; nor
+        // is a temporary membership beginning or ending on time.
+        .filter(|(username, _)| !reported_missing.contains(username))
+        .filter(|(username, _)| !temporary.scheduled.contains(username))
+        .map(|(username, _)| format!("member {username} was missing from the group"))
+        .chain(
+            removals
+                .iter()
+                .filter(|(username, _)| !temporary.scheduled.contains(username))
+                .map(|(username, _)| {
+                    format!("{username} was added to the group outside Kubernetes")
+                }),
+        )
+        .collect();
     let actions = additions
         .into_iter()
         .map(|(username, user_id)| Action::AddMember { username, user_id })

@@ -14,8 +14,11 @@ mod action;
 mod attributes;
 mod members;
 mod roles;
+pub mod temporary;
 
 pub use action::{Action, Conflict, GroupUpdate, steps};
+
+pub use temporary::{Temporary, TemporaryCap, TemporaryEntry, TemporaryRecord};
 
 use crate::crd::{DeletionPolicy, Group, MembersPolicy, ProjectRole};
 use crate::create_record::Standing;
@@ -38,6 +41,12 @@ pub struct Desired {
     /// Project name -> role.
     pub project_roles: BTreeMap<String, ProjectRole>,
     pub adopt_existing: bool,
+    /// spec.temporaryMembers: username -> entry.
+    pub temporary_members: BTreeMap<String, TemporaryEntry>,
+    /// The longest a temporary membership may last, from the grants that permit the Group
+    /// (`tenancy::temporary_cap`); `None`: no cap. Not in the spec: the driver sets it after the
+    /// tenancy decision.
+    pub temporary_cap: Option<TemporaryCap>,
 }
 
 impl Desired {
@@ -59,6 +68,8 @@ impl Desired {
                 .map(|binding| (binding.project.clone(), binding.role))
                 .collect(),
             adopt_existing: spec.adopt_existing,
+            temporary_members: temporary::entries(group),
+            temporary_cap: None,
         }
     }
 }
@@ -105,6 +116,12 @@ pub struct Observed {
     /// pick-up, not drift.
     pub reported_missing_users: BTreeSet<String>,
     pub reported_missing_projects: BTreeSet<String>,
+    /// The operator's clock when it observed: temporary members begin and end by it. `None`
+    /// grants no temporary member (the driver always sets it).
+    pub now: Option<jiff::Timestamp>,
+    /// status.temporaryMembers as last written (`temporary::records`): when each entry was
+    /// first granted and whether it added its user.
+    pub temporary_records: BTreeMap<String, TemporaryRecord>,
 }
 
 impl Observed {
@@ -135,12 +152,17 @@ pub struct Plan {
     pub managed_members: BTreeSet<String>,
     /// Plain sentences describing differences made outside Kubernetes that the actions correct.
     pub drift: Vec<String>,
+    /// Temporary members: status lines, the next expiry (requeue then), refusals, Event notes.
+    pub temporary: Temporary,
 }
 
 impl Plan {
     /// The platform changes the actions make, in plain sentences (`status.plannedChanges`).
     pub fn planned_changes(&self) -> Vec<String> {
-        self.actions.iter().flat_map(Action::planned).collect()
+        self.actions
+            .iter()
+            .flat_map(|a| self.temporary.planned(a).unwrap_or_else(|| a.planned()))
+            .collect()
     }
 
     /// Whether the plan creates the platform group (its first write is then the create record).
@@ -159,8 +181,17 @@ impl Plan {
     }
 }
 
-/// Plans the changes that bring the platform in line with `desired`.
+/// Plans the changes that bring the platform in line with `desired`, temporary members judged
+/// at `observed.now`.
 pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
+    let schedule = temporary::schedule(desired, observed);
+    let mut plan = plan_members(&schedule.desired(desired), observed, &schedule);
+    plan.temporary = temporary::outcome(&schedule, desired, observed, &plan);
+    plan
+}
+
+/// The plan with the temporary members who are members now among the desired ones.
+fn plan_members(desired: &Desired, observed: &Observed, schedule: &temporary::Schedule) -> Plan {
     if let Some(owner) = &observed.rival_owner {
         return conflict(
             Conflict::NameConflict {
@@ -171,7 +202,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         );
     }
     if let Some(group) = observed.owned_group() {
-        let mut plan = converge(desired, observed, group);
+        let mut plan = converge(desired, observed, group, schedule);
         if !observed.spec_applied {
             // Differences come from the spec change being applied, not from drift.
             plan.drift.clear();
@@ -199,7 +230,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
     };
     let mut plan = match by_name {
         Some(existing) if desired.adopt_existing || ours(existing) => {
-            let mut plan = converge(desired, observed, existing);
+            let mut plan = converge(desired, observed, existing, schedule);
             // The adopted group's differences are its first alignment, not drift.
             plan.drift.clear();
             plan.actions.insert(
@@ -295,11 +326,17 @@ fn create(desired: &Desired, observed: &Observed) -> Plan {
         missing_projects: roles.missing,
         managed_members: found.into_keys().collect(),
         drift: Vec::new(),
+        temporary: Temporary::default(),
     }
 }
 
 /// Plan for an existing group: update what differs from the spec.
-fn converge(desired: &Desired, observed: &Observed, group: &PlatformGroup) -> Plan {
+fn converge(
+    desired: &Desired,
+    observed: &Observed,
+    group: &PlatformGroup,
+    schedule: &temporary::Schedule,
+) -> Plan {
     let attributes = attributes::plan(desired, group);
     let members = members::plan(
         desired,
@@ -307,6 +344,7 @@ fn converge(desired: &Desired, observed: &Observed, group: &PlatformGroup) -> Pl
         &observed.users,
         &observed.managed_members,
         &observed.reported_missing_users,
+        schedule,
     );
     let roles = roles::plan(
         &desired.project_roles,
@@ -327,6 +365,7 @@ fn converge(desired: &Desired, observed: &Observed, group: &PlatformGroup) -> Pl
         missing_projects: roles.missing,
         managed_members: members.managed_after,
         drift,
+        temporary: Temporary::default(),
     }
 }
 
@@ -338,3 +377,6 @@ mod tests;
 
 #[cfg(test)]
 mod proptests;
+
+#[cfg(test)]
+mod temporary_proptests;

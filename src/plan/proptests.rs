@@ -32,7 +32,7 @@ fn members_policy() -> impl Strategy<Value = MembersPolicy> {
     ])
 }
 
-fn desired_state() -> impl Strategy<Value = Desired> {
+pub(super) fn desired_state() -> impl Strategy<Value = Desired> {
     (
         proptest::option::of(pick(&["", "a", "b"])),
         proptest::option::of(select(vec![10_i64, 20])),
@@ -62,6 +62,8 @@ fn desired_state() -> impl Strategy<Value = Desired> {
                     members_policy,
                     project_roles,
                     adopt_existing: adopt,
+                    temporary_members: BTreeMap::new(),
+                    temporary_cap: None,
                 }
             },
         )
@@ -96,7 +98,7 @@ fn platform_group_state(
         )
 }
 
-fn observed_state() -> impl Strategy<Value = Observed> {
+pub(super) fn observed_state() -> impl Strategy<Value = Observed> {
     let owned_name = pick(&[NAME, NAME, "renamed"]).boxed();
     (
         (
@@ -151,6 +153,7 @@ fn observed_state() -> impl Strategy<Value = Observed> {
                     projects: projects.clone(),
                     reported_missing_users,
                     reported_missing_projects,
+                    ..Observed::default()
                 }
             },
         )

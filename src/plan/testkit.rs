@@ -32,6 +32,8 @@ pub fn desired(name: &str) -> Desired {
         members_policy: MembersPolicy::Authoritative,
         project_roles: BTreeMap::new(),
         adopt_existing: false,
+        temporary_members: BTreeMap::new(),
+        temporary_cap: None,
     }
 }
 
@@ -170,6 +172,12 @@ pub fn apply(observed: &Observed, plan: &Plan) -> Observed {
         next.managed_members = plan.managed_members.clone();
         next.spec_applied = true;
     }
+    // The status the driver writes: what temporary entries were granted and added.
+    let status = crate::crd::GroupStatus {
+        temporary_members: plan.temporary.status(&BTreeSet::new()),
+        ..Default::default()
+    };
+    next.temporary_records = super::temporary::records(Some(&status));
     next
 }
 

@@ -2,7 +2,7 @@
 
 use super::testkit::*;
 use super::*;
-use crate::crd::{GroupSpec, ProjectRoleBinding, Reason, TenantPolicy};
+use crate::crd::{GroupSpec, ProjectRoleBinding, Reason, TemporaryMember, TenantPolicy};
 
 fn team() -> Desired {
     Desired {
@@ -634,8 +634,26 @@ fn desired_state_is_read_from_the_resource() {
         deletion_policy: DeletionPolicy::Orphan,
         adopt_existing: true,
         management_policy: Default::default(),
+        temporary_members: vec![TemporaryMember {
+            name: "carol".into(),
+            expires: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                "2026-05-04T18:00:00+02:00".parse().unwrap(),
+            ),
+            reason: Some("on call".into()),
+        }],
     };
     let wanted = Desired::from_group(&Group::new("from-metadata", spec));
+    assert_eq!(
+        wanted.temporary_members["carol"],
+        TemporaryEntry {
+            expires: "2026-05-04T16:00:00Z".parse().unwrap(),
+            reason: Some("on call".into()),
+        }
+    );
+    assert_eq!(
+        wanted.temporary_cap, None,
+        "set by the driver from the grants"
+    );
     assert_eq!(wanted.group_name, "from-metadata");
     assert_eq!(
         wanted.assigned_policies,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::grant::{CompiledGrant, strength};
 use super::selector::selects;
 use crate::crd::ProjectRole;
-use crate::plan::{Desired, PlatformGroup};
+use crate::plan::{Desired, PlatformGroup, TemporaryCap};
 
 /// What a Group asks of the platform, as the grants see it: its desired state (the planner's
 /// input, so what is judged is exactly what would be applied) and its namespace.
@@ -18,6 +18,8 @@ pub struct Request {
     pub policies: Vec<String>,
     pub project_roles: Vec<(String, ProjectRole)>,
     pub members: Vec<String>,
+    /// Usernames in spec.temporaryMembers.
+    pub temporary_members: Vec<String>,
     pub adopt: bool,
 }
 
@@ -38,6 +40,7 @@ impl Request {
                 .map(|(project, role)| (project.clone(), *role))
                 .collect(),
             members: desired.members.iter().cloned().collect(),
+            temporary_members: desired.temporary_members.keys().cloned().collect(),
             adopt: desired.adopt_existing,
         }
     }
@@ -85,7 +88,9 @@ pub fn check(
 }
 
 /// The first thing `grant` does not allow in `request`, as a sentence; `None` when it allows all.
-/// The order (name, policies, project roles, members, adoption) is admission's too.
+/// The order (name, policies, project roles, members, permanent members, adoption) is
+/// admission's too. How long temporary members last depends on the clock: see
+/// [`temporary_cap`].
 pub fn violation(grant: &CompiledGrant, request: &Request) -> Option<String> {
     let ns = &request.namespace;
     let by = &grant.name;
@@ -119,11 +124,22 @@ pub fn violation(grant: &CompiledGrant, request: &Request) -> Option<String> {
         ));
     }
     if let Some(pattern) = &grant.member
-        && let Some(member) = request.members.iter().find(|m| !pattern.is_match(m))
+        && let Some(member) = request
+            .members
+            .iter()
+            .chain(&request.temporary_members)
+            .find(|m| !pattern.is_match(m))
     {
         return Some(format!(
             "namespace \"{ns}\" is not granted member \"{member}\" (GroupGrant {by} allows members matching {})",
             pattern.text
+        ));
+    }
+    if grant.temporary.required
+        && let Some(member) = request.members.first()
+    {
+        return Some(format!(
+            "namespace \"{ns}\" is not granted permanent member \"{member}\" (GroupGrant {by} allows temporary members only: list it in spec.temporaryMembers with an expiry)"
         ));
     }
     if request.adopt && !grant.allow_adoption {
@@ -132,6 +148,25 @@ pub fn violation(grant: &CompiledGrant, request: &Request) -> Option<String> {
         ));
     }
     None
+}
+
+/// The cap on temporary memberships for a Group the `covering` grants permit: the most generous
+/// of theirs (`None`, no cap, when one of them has none). Grants are still never combined: every
+/// covering grant covers all else, so the one with the longest cap covers every entry any of
+/// them covers.
+pub fn temporary_cap(covering: &[&CompiledGrant]) -> Option<TemporaryCap> {
+    let mut widest: Option<TemporaryCap> = None;
+    for grant in covering {
+        let (text, max) = grant.temporary.max_duration.as_ref()?;
+        if widest.as_ref().is_none_or(|w| *max > w.max) {
+            widest = Some(TemporaryCap {
+                max: *max,
+                text: text.clone(),
+                grant: grant.name.clone(),
+            });
+        }
+    }
+    widest
 }
 
 /// Adoption of `existing` by a Group the `covering` grants permit: allowed when one of them
@@ -218,4 +253,103 @@ pub fn allowed_roles(grant: &CompiledGrant) -> String {
         .map(|(pattern, max)| format!("{} in {}", max.as_str(), pattern.text))
         .collect();
     each.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::{GroupGrant, GroupGrantSpec, TemporaryMembersGrant};
+    use crate::tenancy::compile;
+    use jiff::SignedDuration;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+
+    fn grant(name: &str, temporary: Option<TemporaryMembersGrant>) -> CompiledGrant {
+        let spec = GroupGrantSpec {
+            namespace_selector: LabelSelector::default(),
+            group_name_pattern: None,
+            tenant_policies: Vec::new(),
+            project_roles: Vec::new(),
+            member_pattern: Some("^[a-z]+$".into()),
+            allow_adoption: false,
+            temporary_members: temporary,
+        };
+        compile(&GroupGrant::new(name, spec)).unwrap()
+    }
+
+    fn rules(max: Option<&str>, required: bool) -> Option<TemporaryMembersGrant> {
+        Some(TemporaryMembersGrant {
+            max_duration: max.map(str::to_owned),
+            required,
+        })
+    }
+
+    fn request(members: &[&str], temporary: &[&str]) -> Request {
+        Request {
+            namespace: "ops".into(),
+            group_name: "prod-admins".into(),
+            policies: Vec::new(),
+            project_roles: Vec::new(),
+            members: members.iter().map(|m| m.to_string()).collect(),
+            temporary_members: temporary.iter().map(|m| m.to_string()).collect(),
+            adopt: false,
+        }
+    }
+
+    #[test]
+    fn a_grant_that_requires_temporary_members_refuses_permanent_ones() {
+        let strict = grant("no-standing-access", rules(Some("8h"), true));
+        assert_eq!(
+            violation(&strict, &request(&["alice"], &["bob"])).as_deref(),
+            Some(
+                "namespace \"ops\" is not granted permanent member \"alice\" (GroupGrant \
+                 no-standing-access allows temporary members only: list it in \
+                 spec.temporaryMembers with an expiry)"
+            )
+        );
+        assert_eq!(violation(&strict, &request(&[], &["bob"])), None);
+        let relaxed = grant("relaxed", rules(Some("8h"), false));
+        assert_eq!(violation(&relaxed, &request(&["alice"], &["bob"])), None);
+    }
+
+    #[test]
+    fn the_member_pattern_covers_temporary_members() {
+        let g = grant("g", None);
+        let refused = violation(&g, &request(&["alice"], &["Bob9"])).unwrap();
+        assert!(
+            refused.contains("is not granted member \"Bob9\""),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn the_cap_is_the_most_generous_of_the_covering_grants() {
+        let short = grant("short", rules(Some("1h"), false));
+        let long = grant("long", rules(Some("90m"), true));
+        let cap = temporary_cap(&[&short, &long]).unwrap();
+        assert_eq!(
+            (cap.max, cap.text.as_str(), cap.grant.as_str()),
+            (SignedDuration::from_mins(90), "90m", "long")
+        );
+        let unbounded = grant("unbounded", None);
+        assert_eq!(temporary_cap(&[&short, &unbounded]), None);
+        let required_only = grant("required-only", rules(None, true));
+        assert_eq!(temporary_cap(&[&required_only]), None);
+    }
+
+    #[test]
+    fn a_grant_whose_cap_cannot_be_read_grants_nothing() {
+        for bad in ["1d", "0s", "-1h", "8"] {
+            let spec = GroupGrantSpec {
+                namespace_selector: LabelSelector::default(),
+                group_name_pattern: None,
+                tenant_policies: Vec::new(),
+                project_roles: Vec::new(),
+                member_pattern: None,
+                allow_adoption: false,
+                temporary_members: rules(Some(bad), false),
+            };
+            let error = compile(&GroupGrant::new("bad", spec)).unwrap_err();
+            assert!(error.why.contains("maxDuration"), "{bad}: {error}");
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use jiff::SignedDuration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::ResourceExt;
 use regex::Regex;
@@ -18,6 +19,17 @@ pub struct CompiledGrant {
     pub project_roles: Vec<(Pattern, ProjectRole)>,
     pub member: Option<Pattern>,
     pub allow_adoption: bool,
+    /// spec.temporaryMembers.
+    pub temporary: TemporaryRules,
+}
+
+/// A grant's rules for temporary members (GroupGrant spec.temporaryMembers).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TemporaryRules {
+    /// The cap: its text as the grant writes it ("8h") and its value. `None`: no cap.
+    pub max_duration: Option<(String, SignedDuration)>,
+    /// No permanent members: spec.members must be empty.
+    pub required: bool,
 }
 
 /// A regular expression with the text it came from (for messages and the admission policy).
@@ -73,7 +85,23 @@ pub fn compile(grant: &GroupGrant) -> Result<CompiledGrant, InvalidGrant> {
             )));
         }
     }
+    let temporary = spec.temporary_members.clone().unwrap_or_default();
+    let max_duration = match temporary.max_duration {
+        None => None,
+        Some(text) => match super::duration::parse(&text) {
+            Some(value) if value.is_positive() => Some((text, value)),
+            _ => {
+                return Err(invalid(format!(
+                    "temporaryMembers.maxDuration {text:?} is not a positive duration such as \"8h\""
+                )));
+            }
+        },
+    };
     Ok(CompiledGrant {
+        temporary: TemporaryRules {
+            max_duration,
+            required: temporary.required,
+        },
         group_name: spec
             .group_name_pattern
             .as_deref()

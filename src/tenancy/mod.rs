@@ -7,16 +7,18 @@
 //!
 //! Rules: a Group is permitted only when one grant that selects its namespace covers all of it
 //! (platform group name, every tenant policy, every project role up to the grant's strongest,
-//! every member, and adoption). Grants are never combined; no grant means no. Invalid grants grant
-//! nothing.
+//! every member, and adoption; with `temporaryMembers.required`, no permanent member). Grants are
+//! never combined; no grant means no. Invalid grants grant nothing. How long a temporary member
+//! may last depends on the clock, so the planner judges it (`temporary_cap` gives it the cap).
 
 pub mod admission;
 mod check;
+pub mod duration;
 mod grant;
 mod selector;
 
-pub use check::{Decision, Request, check, check_adoption};
-pub use grant::{CompiledGrant, InvalidGrant, compile};
+pub use check::{Decision, Request, check, check_adoption, temporary_cap};
+pub use grant::{CompiledGrant, InvalidGrant, TemporaryRules, compile};
 pub use selector::selects;
 
 #[cfg(test)]

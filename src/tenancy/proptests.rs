@@ -9,7 +9,9 @@ use proptest::sample::{select, subsequence};
 
 use super::check::violation;
 use super::*;
-use crate::crd::{GroupGrant, GroupGrantSpec, ProjectRole, ProjectRoleGrant, TenantPolicy};
+use crate::crd::{
+    GroupGrant, GroupGrantSpec, ProjectRole, ProjectRoleGrant, TemporaryMembersGrant, TenantPolicy,
+};
 
 const PROJECTS: [&str; 3] = ["analytics", "fraud", "team-a-lab"];
 const MEMBERS: [&str; 4] = ["alice", "bob", "carol9", "Dave"];
@@ -43,9 +45,10 @@ fn grant() -> impl Strategy<Value = CompiledGrant> {
         ),
         proptest::option::of(select(vec!["^[a-z]+$", "^[a-z0-9]+$"])),
         any::<bool>(),
+        proptest::option::of(any::<bool>()),
     )
         .prop_map(
-            |(name, tenant, names, policies, roles, members, adoption)| {
+            |(name, tenant, names, policies, roles, members, adoption, required)| {
                 let selector = LabelSelector {
                     match_labels: tenant.map(|t| [("tenant".to_owned(), t.to_owned())].into()),
                     ..Default::default()
@@ -65,6 +68,10 @@ fn grant() -> impl Strategy<Value = CompiledGrant> {
                             .collect(),
                         member_pattern: members.map(str::to_owned),
                         allow_adoption: adoption,
+                        temporary_members: required.map(|required| TemporaryMembersGrant {
+                            max_duration: Some("8h".into()),
+                            required,
+                        }),
                     },
                 );
                 compile(&grant).expect("generated grants are valid")
@@ -78,16 +85,20 @@ fn request() -> impl Strategy<Value = Request> {
         policies(),
         proptest::collection::btree_map(select(PROJECTS.to_vec()), role(), 0..3),
         subsequence(MEMBERS.to_vec(), 0..=4),
+        subsequence(MEMBERS.to_vec(), 0..=2),
         any::<bool>(),
     )
-        .prop_map(|(name, policies, roles, members, adopt)| Request {
-            namespace: "team-a".to_owned(),
-            group_name: name.to_owned(),
-            policies: policies.iter().map(|p| p.as_str().to_owned()).collect(),
-            project_roles: roles.into_iter().map(|(p, r)| (p.to_owned(), r)).collect(),
-            members: members.into_iter().map(str::to_owned).collect(),
-            adopt,
-        })
+        .prop_map(
+            |(name, policies, roles, members, temporary, adopt)| Request {
+                namespace: "team-a".to_owned(),
+                group_name: name.to_owned(),
+                policies: policies.iter().map(|p| p.as_str().to_owned()).collect(),
+                project_roles: roles.into_iter().map(|(p, r)| (p.to_owned(), r)).collect(),
+                members: members.into_iter().map(str::to_owned).collect(),
+                temporary_members: temporary.into_iter().map(str::to_owned).collect(),
+                adopt,
+            },
+        )
 }
 
 fn labels() -> impl Strategy<Value = BTreeMap<String, String>> {
@@ -115,6 +126,12 @@ fn smaller(request: &Request, keep: &[bool]) -> Request {
             .map(|(p, r)| (p.clone(), if take() { *r } else { ProjectRole::Viewer }))
             .collect(),
         members: request.members.iter().filter(|_| take()).cloned().collect(),
+        temporary_members: request
+            .temporary_members
+            .iter()
+            .filter(|_| take())
+            .cloned()
+            .collect(),
         adopt: request.adopt && take(),
         ..request.clone()
     }
@@ -191,6 +208,7 @@ proptest! {
             project_roles: vec![ProjectRoleGrant { project_pattern: ".*".into(), max_role: ProjectRole::Admin }],
             member_pattern: None,
             allow_adoption: true,
+            temporary_members: None,
         });
         let grants = [compile(&everything).unwrap()];
         prop_assert!(matches!(check(&grants, &labels, &request), Decision::Permitted(_)));

@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use igz_operator::crd::{
     DeletionPolicy, GID_MAX, GROUP_NAME_MAX_LEN, GROUP_NAME_PATTERN, Group, GroupSpec,
-    MembersPolicy, ProjectRole, ProjectRoleBinding, TenantPolicy,
+    MembersPolicy, ProjectRole, ProjectRoleBinding, TemporaryMember, TenantPolicy,
 };
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DynamicObject, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Client, ResourceExt};
@@ -328,6 +329,41 @@ async fn invalid_fields_are_rejected_on_create() {
             json!({"description": repeat('d', 1025)}),
             texts(&["spec.description", "Too long: may not be more than 1024"]),
         ),
+        reject(
+            "duplicate temporary member",
+            json!({"temporaryMembers": [
+                {"name": "bob", "expires": "2031-01-01T10:00:00Z"},
+                {"name": "bob", "expires": "2031-01-02T10:00:00Z"},
+            ]}),
+            texts(&[
+                "spec.temporaryMembers[1]",
+                "Duplicate value",
+                "\"name\":\"bob\"",
+            ]),
+        ),
+        reject(
+            "temporary member without expires",
+            json!({"temporaryMembers": [{"name": "bob"}]}),
+            texts(&["spec.temporaryMembers[0].expires", "Required value"]),
+        ),
+        reject(
+            "temporary member with an empty name",
+            json!({"temporaryMembers": [{"name": "", "expires": "2031-01-01T10:00:00Z"}]}),
+            texts(&[
+                "spec.temporaryMembers[0].name",
+                "should be at least 1 chars long",
+            ]),
+        ),
+        reject(
+            "temporary member reason too long",
+            json!({"temporaryMembers": [
+                {"name": "bob", "expires": "2031-01-01T10:00:00Z", "reason": repeat('r', 257)},
+            ]}),
+            texts(&[
+                "spec.temporaryMembers[0].reason",
+                "Too long: may not be more than 256",
+            ]),
+        ),
         CreateCase {
             case: "no spec",
             name: String::new(),
@@ -338,6 +374,63 @@ async fn invalid_fields_are_rejected_on_create() {
     within_budget(
         "invalid_fields_are_rejected_on_create",
         run_create_cases(&fx, "invalid_fields_are_rejected_on_create", cases),
+    )
+    .await;
+}
+
+/// Times the API server's own date-time check rejects, and times it admits but the operator
+/// could not read (refused by the schema's pattern): either way the create fails and says why.
+#[tokio::test]
+async fn malformed_expiry_times_are_rejected_on_create() {
+    let fx = setup().await;
+    let entry = |expires: &str| json!({"temporaryMembers": [{"name": "bob", "expires": expires}]});
+    let not_a_time = |text: &str| {
+        texts(&[
+            "spec.temporaryMembers[0].expires",
+            &format!("Invalid value: \"{text}\""),
+            "must be of type date-time",
+        ])
+    };
+    let unreadable = |text: &str| {
+        texts(&[
+            "spec.temporaryMembers[0].expires",
+            &format!("Invalid value: \"{text}\""),
+            "should match",
+        ])
+    };
+    let mut cases = Vec::new();
+    for text in [
+        "tomorrow",
+        "2031-01-01",
+        "2031-01-01T10:00:00",
+        "2031-01-01 10:00:00Z",
+        "2031-13-01T10:00:00Z",
+        "2031-02-30T10:00:00Z",
+        "2031-01-01T24:00:00Z",
+        "2031-01-01T10:00:60Z",
+    ] {
+        cases.push(reject(
+            "not an RFC 3339 time",
+            entry(text),
+            not_a_time(text),
+        ));
+    }
+    for text in [
+        "2031-01-01t10:00:00z",
+        "2031-01-01T10:00:00x5Z",
+        "2031-01-01T10:00:00+99:00",
+        "2031-01-01T10:00:00.1234567891Z",
+        "9999-12-31T23:59:59Z",
+    ] {
+        cases.push(reject(
+            "a date-time the operator cannot read",
+            entry(text),
+            unreadable(text),
+        ));
+    }
+    within_budget(
+        "malformed_expiry_times_are_rejected_on_create",
+        run_create_cases(&fx, "malformed_expiry_times_are_rejected_on_create", cases),
     )
     .await;
 }
@@ -368,6 +461,17 @@ async fn boundary_values_are_accepted_on_create() {
         accept("gid 1", json!({"gid": 1})),
         accept("gid 2147483647", json!({"gid": GID_MAX})),
         accept("empty assignedPolicies", json!({"assignedPolicies": []})),
+        accept(
+            "temporary member whose time has passed (a re-applied old commit)",
+            json!({"temporaryMembers": [{"name": "bob", "expires": "2001-01-01T00:00:00Z"}]}),
+        ),
+        accept(
+            "temporary member with an offset, a fraction and a reason",
+            json!({"temporaryMembers": [
+                {"name": "bob", "expires": "2031-01-01T10:00:00.123456789+02:00", "reason": "on call"},
+                {"name": "carol", "expires": "9899-12-31T23:59:59-23:59"},
+            ]}),
+        ),
         accept("empty spec", json!({})),
     ];
     within_budget(
@@ -539,6 +643,11 @@ async fn valid_specs_are_accepted_and_defaulted() {
             deletion_policy: DeletionPolicy::Orphan,
             adopt_existing: true,
             management_policy: Default::default(),
+            temporary_members: vec![TemporaryMember {
+                name: "carol".into(),
+                expires: Time("2031-05-04T18:00:00Z".parse().unwrap()),
+                reason: Some("on call, INC-4211".into()),
+            }],
         };
         let typed: Api<Group> = Api::namespaced(fx.client.clone(), &fx.ns);
         let created = typed
@@ -588,4 +697,177 @@ async fn valid_specs_are_accepted_and_defaulted() {
         assert_eq!(minimal.effective_group_name(), "minimal");
     })
     .await;
+}
+
+/// A GroupGrant's temporaryMembers.maxDuration must be a positive duration the API server reads
+/// with CEL's `duration()` (Go's syntax), or the grant is refused.
+#[tokio::test]
+async fn grant_max_duration_is_checked_at_admission() {
+    let client = igz_testkit::envtest::admin_client().await;
+    crate::support::install_crd(&client).await;
+    let gvk = GroupVersionKind::gvk("igz-operator.io", "v1alpha1", "GroupGrant");
+    let resource = ApiResource::from_gvk_with_plural(&gvk, "groupgrants");
+    let grants: Api<DynamicObject> = Api::all_with(client, &resource);
+    let dry_run = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let grant = |max: &str| -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "igz-operator.io/v1alpha1",
+            "kind": "GroupGrant",
+            "metadata": {"name": "max-duration-probe"},
+            "spec": {
+                "namespaceSelector": {},
+                "temporaryMembers": {"maxDuration": max, "required": true},
+            },
+        }))
+        .unwrap()
+    };
+    within_budget("grant_max_duration_is_checked_at_admission", async {
+        let mut failures = Vec::new();
+        let positive = "maxDuration must be a positive duration such as \"8h\"";
+        for bad in ["1d", "8 h", "8", "0s", "-1h", "2562048h"] {
+            let result = grants.create(&dry_run, &grant(bad)).await;
+            let expected = texts(&["spec.temporaryMembers.maxDuration", positive]);
+            failures.extend(check(
+                &format!("maxDuration {bad:?}"),
+                &result,
+                Some(&expected),
+            ));
+        }
+        let result = grants.create(&dry_run, &grant("")).await;
+        let expected = texts(&[
+            "spec.temporaryMembers.maxDuration",
+            "should be at least 1 chars long",
+        ]);
+        failures.extend(check("maxDuration \"\"", &result, Some(&expected)));
+        for good in ["8h", "90m", "1h30m", "1.5h", "300ms"] {
+            let result = grants.create(&dry_run, &grant(good)).await;
+            failures.extend(check(&format!("maxDuration {good:?}"), &result, None));
+        }
+        report("grant_max_duration_is_checked_at_admission", failures);
+    })
+    .await;
+}
+
+/// A "no standing access" grant (`temporaryMembers: {maxDuration: 8h, required: true}`) at
+/// admission: a permanent member is refused with the reconcile's words; on a create, an entry
+/// reaching further than the cap from the Group's creation is refused with the cap in the
+/// message. An update is not judged for the cap (admission has no clock; the reconcile refuses
+/// it, NotGranted), and an entry whose time has passed is always accepted.
+#[tokio::test]
+async fn a_no_standing_access_grant_is_enforced_at_admission() {
+    use igz_operator::crd::TemporaryMembersGrant;
+    use igz_operator::tenancy::{self, Decision, Request};
+    use k8s_openapi::api::core::v1::Namespace;
+
+    let client = igz_testkit::envtest::admin_client().await;
+    crate::support::install_crd(&client).await;
+    grants::forget_earlier_runs(&client).await;
+    let ns = igz_testkit::envtest::fresh_namespace(&client, "adm-temp").await;
+    let mut grant = grants::everything_in(&ns);
+    grant.spec.temporary_members = Some(TemporaryMembersGrant {
+        max_duration: Some("8h".into()),
+        required: true,
+    });
+    grants::apply_grant(&client, &grant).await;
+    grants::keep_admission_policy();
+    let hours = |h: i64| Time(jiff::Timestamp::now() + jiff::SignedDuration::from_hours(h));
+    let temporary = |name: &str, expires: Time| TemporaryMember {
+        name: name.into(),
+        expires,
+        reason: Some("on call".into()),
+    };
+    let spec = |members: &[&str], entries: Vec<TemporaryMember>| GroupSpec {
+        members: members.iter().map(|m| m.to_string()).collect(),
+        temporary_members: entries,
+        ..Default::default()
+    };
+    grants::wait_admitted(&client, &ns, spec(&[], vec![temporary("bob", hours(1))])).await;
+    let groups: Api<Group> = Api::namespaced(client.clone(), &ns);
+    let labels = Api::<Namespace>::all(client.clone())
+        .get(&ns)
+        .await
+        .unwrap()
+        .metadata
+        .labels
+        .unwrap_or_default();
+    let compiled = [tenancy::compile(&grant).unwrap()];
+
+    within_budget(
+        "a_no_standing_access_grant_is_enforced_at_admission",
+        async {
+            let refusal = |result: Result<Group, kube::Error>| match result {
+                Ok(_) => None,
+                Err(kube::Error::Api(status)) => {
+                    let marker = "denied request: ";
+                    let at = status
+                        .message
+                        .find(marker)
+                        .unwrap_or_else(|| panic!("not an admission refusal: {status:?}"));
+                    Some(status.message[at + marker.len()..].to_owned())
+                }
+                Err(e) => panic!("create: {e}"),
+            };
+            let create = |name: &str, spec: GroupSpec| {
+                let groups = groups.clone();
+                let group = Group::new(name, spec);
+                async move { groups.create(&PostParams::default(), &group).await }
+            };
+
+            // A permanent member: refused, in the words of the reconcile's decision.
+            let mut standing = Group::new(
+                "standing",
+                spec(&["alice"], vec![temporary("bob", hours(1))]),
+            );
+            standing.metadata.namespace = Some(ns.clone());
+            let Decision::NotGranted(words) = tenancy::check(
+                &compiled,
+                &labels,
+                &Request::of(&ns, &igz_operator::plan::Desired::from_group(&standing)),
+            ) else {
+                panic!("the pure decision refuses a permanent member");
+            };
+            assert!(
+                words.contains("is not granted permanent member \"alice\""),
+                "{words}"
+            );
+            assert_eq!(
+                refusal(create("standing", standing.spec.clone()).await),
+                Some(words)
+            );
+
+            // Longer than the cap from now, on a create: refused with the cap.
+            let message =
+                refusal(create("too-long", spec(&[], vec![temporary("bob", hours(10))])).await)
+                    .expect("an entry reaching 10h ahead is refused under an 8h cap");
+            assert!(
+                message.contains("is not granted temporary member \"bob\" until")
+                    && message.contains(&format!("maxDuration 8h of GroupGrant {ns}")),
+                "{message}"
+            );
+
+            // Within the cap, and an entry whose time has passed: accepted.
+            let accepted = create(
+                "on-call",
+                spec(
+                    &[],
+                    vec![temporary("bob", hours(7)), temporary("carol", hours(-1))],
+                ),
+            )
+            .await
+            .expect("entries within the cap are admitted");
+
+            // An update extending past the cap passes admission: only the reconcile can judge it.
+            let mut extended = accepted.clone();
+            extended.spec.temporary_members[0].expires = hours(10);
+            groups
+                .replace("on-call", &PostParams::default(), &extended)
+                .await
+                .expect("admission does not judge an update against the cap");
+        },
+    )
+    .await;
+    grants::withdraw(&client, &ns).await;
 }

@@ -86,6 +86,10 @@ async fn imported_groups_become_ready_with_zero_platform_writes() {
     hand_made(&h).await;
     let (yaml, stderr) = import(&h, &[]).await;
     assert!(stderr.contains(r#"left out "all_users""#), "{stderr}");
+    assert!(
+        stderr.contains("no temporary members rendered: the platform has no notion of expiry"),
+        "{stderr}"
+    );
     let docs = documents(&yaml);
     let names: Vec<&str> = docs
         .iter()

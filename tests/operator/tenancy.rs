@@ -36,6 +36,7 @@ fn team_grant(namespace: &str) -> GroupGrantSpec {
         }],
         member_pattern: Some("^[a-z]+$".into()),
         allow_adoption: false,
+        temporary_members: None,
     }
 }
 

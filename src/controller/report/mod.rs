@@ -107,6 +107,8 @@ pub fn status_after(
         // What is still to do after this reconcile; callers fill it in where there is any.
         planned_changes: Vec::new(),
         origin: previous.origin,
+        temporary_members: previous.temporary_members.clone(),
+        next_expiry: previous.next_expiry.clone(),
     };
     if matches!(outcome, Outcome::Refused { .. }) {
         // A refused resource manages nothing: it must not show another resource's group as its own.

@@ -29,6 +29,7 @@ pub fn everything_in(namespace: &str) -> GroupGrant {
             }],
             member_pattern: None,
             allow_adoption: true,
+            temporary_members: None,
         },
     )
 }
