@@ -8,6 +8,9 @@ HELM_VERSION="${HELM_VERSION:-v3.19.5}"
 # kstatus (sigs.k8s.io/cli-utils), the status library Flux and kpt use; hack/tools/kstatus wraps
 # it so tests can evaluate Group objects exactly as those tools do (hack/build-tools.sh kstatus).
 CLI_UTILS_VERSION="${CLI_UTILS_VERSION:-v0.37.2}"
+# gopher-lua, the Lua interpreter Argo CD embeds (the version argoproj/argo-cd's go.mod pins);
+# hack/tools/argocd-health runs our Argo CD health check on it, in Argo CD's sandbox.
+GOPHER_LUA_VERSION="${GOPHER_LUA_VERSION:-v1.1.2}"
 # The vendor SDK the emulator is checked against and the benchmark compares with.
 SDK_VERSION="${SDK_VERSION:-0.4.2}"
 IGZ_CACHE="${IGZ_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/igz-operator}"
@@ -74,16 +77,19 @@ start_emulator() {
   die "igz-emulator did not become ready within 10s (log: $logfile)"
 }
 
-# ensure_sdk_venv: a venv ($IGZ_VENV, default .venv) with the vendor SDK (igz-mgmt==$SDK_VERSION)
-# and pytest; created or refreshed when missing or on another SDK version. Sets SDK_PYTHON.
-ensure_sdk_venv() {
-  local venv="${IGZ_VENV:-$ROOT/.venv}"
+# ensure_venv: the one virtualenv ($IGZ_VENV, default .venv) with every Python package the
+# scripts use, so the system's Python needs nothing but venv and pip: the vendor SDK
+# (igz-mgmt==$SDK_VERSION) and pytest for the conformance suite and the benchmark, PyYAML for
+# the chart check. Created, or made again, when missing or when the list changed. Sets VENV_PYTHON.
+VENV_PACKAGES=("igz-mgmt==$SDK_VERSION" "pytest>=8" "PyYAML>=6")
+ensure_venv() {
+  local venv="${IGZ_VENV:-$ROOT/.venv}" want="${VENV_PACKAGES[*]}"
   need python3 "install Python 3.11+"
-  if [[ ! -x "$venv/bin/python" ]] || [[ "$(cat "$venv/.igz-mgmt-version" 2>/dev/null)" != "$SDK_VERSION" ]]; then
-    log "creating venv $venv with igz-mgmt==$SDK_VERSION"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "igz-mgmt==$SDK_VERSION" "pytest>=8"
-    echo "$SDK_VERSION" > "$venv/.igz-mgmt-version"
+  if [[ ! -x "$venv/bin/python" ]] || [[ "$(cat "$venv/.igz-packages" 2>/dev/null)" != "$want" ]]; then
+    log "creating venv $venv with $want"
+    python3 -m venv --clear "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "${VENV_PACKAGES[@]}"
+    echo "$want" >"$venv/.igz-packages"
   fi
-  SDK_PYTHON="$venv/bin/python"
+  VENV_PYTHON="$venv/bin/python"
 }

@@ -12,7 +12,7 @@ started_here=false
 [[ -f $ENVTEST_KUBECONFIG ]] || started_here=true
 cleanup() { if $started_here; then hack/envtest-down.sh >/dev/null 2>&1 || true; fi; }
 trap cleanup EXIT
-ensure_sdk_venv
+ensure_venv
 # helm: the frugality section also hands the Groups over as one Helm release.
 hack/build-tools.sh helm >/dev/null
 hack/envtest-up.sh >/dev/null
@@ -23,4 +23,4 @@ if [[ -f /usr/bin/musl-gcc ]] &&
   IGZ_BENCH_IMAGE_OPERATOR="$(hack/image.sh --binaries-only)/igz-operator"
   export IGZ_BENCH_IMAGE_OPERATOR
 fi
-IGZ_SDK_PYTHON="$SDK_PYTHON" cargo bench -p igz-operator --bench operator
+IGZ_SDK_PYTHON="$VENV_PYTHON" cargo bench -p igz-operator --bench operator
