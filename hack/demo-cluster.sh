@@ -9,8 +9,6 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/demo-steps.sh"
-source "$(dirname "$0")/cluster/common.sh"
-ROOT=$CLUSTER_ROOT
 cd "$ROOT"
 
 KEEP=${KEEP:-}
