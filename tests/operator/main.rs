@@ -13,6 +13,7 @@ mod gitops;
 mod gitops_status;
 mod leader;
 mod outage;
+mod preflight;
 mod rbac;
 mod readme;
 mod resilience;
