@@ -76,7 +76,8 @@ async fn operator_pod_becomes_ready_and_reconciles_a_group_with_in_cluster_confi
             "projectRoles": [{"project": "default", "role": "Editor"}],
         }),
     )
-    .await;
+    .await
+    .expect("apply the Group");
     let group = s.wait_ready("data-science").await;
     assert!(
         group
@@ -108,7 +109,8 @@ async fn operator_pod_becomes_ready_and_reconciles_a_group_with_in_cluster_confi
             "projectRoles": [{"project": "default", "role": "Editor"}],
         }),
     )
-    .await;
+    .await
+    .expect("apply the Group");
     s.wait_ready("data-science").await;
     s.wait_platform_members("data-science", &["alice", "carol"])
         .await;

@@ -30,7 +30,8 @@ async fn helm_uninstall_leaves_groups_with_finalizers_and_each_way_out_works() {
             name,
             json!({"members": ["alice"], "deletionPolicy": policy}),
         )
-        .await;
+        .await
+        .expect("apply the Group");
     }
     for name in ["reinstall-cleans", "finalizer-removed", "orphaned"] {
         s.wait_ready(name).await;

@@ -11,6 +11,8 @@ mod envtest;
 mod events;
 mod gitops;
 mod gitops_status;
+#[path = "../common/groups.rs"]
+mod groups;
 mod leader;
 mod outage;
 mod preflight;

@@ -17,7 +17,10 @@ fn path_without(hidden: &[&str], farm: &Path) -> OsString {
             }
             let copy = farm.join(i.to_string());
             std::fs::create_dir_all(&copy).expect("create the PATH copy");
-            for entry in std::fs::read_dir(&dir).expect("read a PATH directory").flatten() {
+            for entry in std::fs::read_dir(&dir)
+                .expect("read a PATH directory")
+                .flatten()
+            {
                 let name = entry.file_name();
                 if !hidden.iter().any(|h| name == *h) {
                     std::os::unix::fs::symlink(entry.path(), copy.join(&name))
