@@ -75,22 +75,6 @@ impl MgmtMetrics {
             self.relogins.clone(),
         );
     }
-
-    /// Requests counted so far for one label set (for tests and diagnostics).
-    pub fn requests_sent(
-        &self,
-        method: &str,
-        route: &'static str,
-        status_class: &'static str,
-    ) -> u64 {
-        self.requests
-            .get_or_create(&RequestLabels {
-                method: method.to_owned(),
-                route,
-                status: status_class,
-            })
-            .get()
-    }
 }
 
 impl RequestObserver for MgmtMetrics {
@@ -135,6 +119,23 @@ mod tests {
     use super::*;
     use prometheus_client::encoding::text::encode;
 
+    /// Requests counted so far for one label set.
+    fn requests_sent(
+        metrics: &MgmtMetrics,
+        method: &str,
+        route: &'static str,
+        status: &'static str,
+    ) -> u64 {
+        metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                route,
+                status,
+            })
+            .get()
+    }
+
     #[test]
     fn exposition_uses_route_templates_and_status_classes() {
         let metrics = MgmtMetrics::default();
@@ -158,7 +159,7 @@ mod tests {
             text.contains(r#"igz_mgmt_retries_total{method="POST",route="/api/user_groups"} 1"#)
         );
         assert_eq!(
-            metrics.requests_sent("GET", "/api/user_groups/{id}", "2xx"),
+            requests_sent(&metrics, "GET", "/api/user_groups/{id}", "2xx"),
             1
         );
     }
