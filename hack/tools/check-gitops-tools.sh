@@ -73,7 +73,7 @@ sandbox 'while true do end' >/dev/null && bad "argocd-health: an endless check w
 
 # The documentation shows the health check inside an argocd-cm example ($shown_in, and any other
 # page that shows it): each copy must be the file.
-shown_in=README.md
+shown_in=docs/gitops.md
 embedded_check() { # FILE: the block under the argocd-cm key, indentation removed
   awk -v key='resource.customizations.health.igz-operator.io_Group: |' '
     !on && index($0, key) { match($0, /^ */); ind = RLENGTH + 2; on = 1; next }

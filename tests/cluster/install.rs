@@ -1,4 +1,4 @@
-//! `helm install` as README.md gives it: the operator Pod becomes Ready through its probes, runs
+//! `helm install` as docs/operating.md gives it: the operator Pod becomes Ready through its probes, runs
 //! with the in-cluster configuration (its ServiceAccount token, no kubeconfig) and the access key
 //! mounted from the Secret, takes the Lease, and reconciles a Group against the emulator Pod.
 

@@ -22,7 +22,7 @@ pub use crate::groups::{Groups, reasons};
 /// How long any one thing may take in the cluster: generous, since a loaded 2-core CI machine can
 /// be many times slower than a laptop. A passing wait returns as soon as its condition holds.
 pub const DEADLINE: Duration = Duration::from_secs(120);
-/// The Helm release name README.md uses.
+/// The Helm release name README.md and docs/operating.md use.
 pub const RELEASE: &str = "igz-operator";
 /// The operator Pods' label (the chart's selector).
 pub const OPERATOR_PODS: &str = "app.kubernetes.io/name=igz-operator";
@@ -132,7 +132,7 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// One test's world in the cluster:
 /// - `system_ns`: the operator, installed by `helm install igz-operator charts/igz-operator`
-///   with the Secret README.md says to create (`--from-file`), enforcing Pod Security `restricted`;
+///   with the Secret docs/operating.md says to create (`--from-file`), enforcing Pod Security `restricted`;
 /// - `platform_ns`: the emulator (hack/cluster/emulator-chart, seeded with hack/demo-seed.yaml:
 ///   users alice, bob, carol, dave, erin; projects default, analytics, fraud-detection),
 ///   enforcing `restricted` too;
@@ -199,7 +199,7 @@ impl Scenario {
             started.elapsed().as_secs_f64()
         ));
 
-        // The access key, as README.md says: a file (with the newline editors add), then
+        // The access key, as docs/operating.md says: a file (with the newline editors add), then
         // `kubectl create secret generic igz-operator-mgmt --from-file=access-key=./access-key`.
         let key_file = tempfile::NamedTempFile::new().expect("temporary key file");
         std::fs::write(key_file.path(), format!("{ACCESS_KEY}\n")).expect("write key file");
@@ -264,7 +264,7 @@ impl Scenario {
         format!("http://{ip}:8470")
     }
 
-    /// `helm install igz-operator charts/igz-operator --wait` as README.md gives it, with the
+    /// `helm install igz-operator charts/igz-operator --wait` as docs/operating.md gives it, with the
     /// chart's default image (localhost/igz-operator:<appVersion>, imported by make test-cluster)
     /// and the emulator's URL, plus `extra`.
     pub async fn install_operator(&self, extra: &[&str]) {
@@ -572,7 +572,7 @@ async fn wait_for_default_service_account(client: &Client, ns: &str) {
     .await;
 }
 
-/// Helm installs crds/ only when they are missing, and never upgrades them (README.md says to
+/// Helm installs crds/ only when they are missing, and never upgrades them (docs/operating.md says to
 /// apply them with kubectl on upgrades): on a cluster kept from an earlier run, do that.
 async fn upgrade_crds_if_present(client: &Client) {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
