@@ -9,10 +9,12 @@ help: ## List the targets
 
 .PHONY: test
 test: ## Run every check and test: fmt, clippy, unit, integration (real control plane + emulator), SDK conformance
+	@hack/preflight.sh test
 	hack/test.sh
 
 .PHONY: demo
 demo: ## Run the operator end to end on built-in defaults (local control plane + emulator); KEEP=1 leaves it running
+	@hack/preflight.sh demo
 	KEEP=$(KEEP) hack/demo.sh
 
 .PHONY: tools
@@ -29,14 +31,17 @@ envtest-down: ## Stop the control plane started by envtest-up and remove its sta
 
 .PHONY: image
 image: ## Build localhost/igz-operator:<version> and localhost/igz-emulator:<version> (podman, FROM scratch, static musl)
+	@hack/preflight.sh image
 	hack/image.sh
 
 .PHONY: demo-cluster
 demo-cluster: ## The demo with the operator installed by helm as a Pod in the single-node cluster (root); KEEP=1 leaves it running
+	@hack/preflight.sh demo-cluster
 	KEEP=$(KEEP) hack/demo-cluster.sh
 
 .PHONY: cluster-up
 cluster-up: ## Start a single-node cluster (kubelet, containerd) in its own network namespace; prints the KUBECONFIG export (root)
+	@hack/preflight.sh cluster-up
 	@hack/cluster-up.sh
 
 .PHONY: cluster-down
@@ -49,6 +54,7 @@ cluster-check: ## Check the single-node cluster: probes, Services, in-cluster AP
 
 .PHONY: test-cluster
 test-cluster: ## Run the in-cluster tests (tests/cluster/): cluster-up, image + import, helm-installed operator Pods (root); KEEP=1 leaves the cluster running
+	@hack/preflight.sh test-cluster
 	KEEP=$(KEEP) hack/test-cluster.sh
 
 .PHONY: crds

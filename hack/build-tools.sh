@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, etcd, helm (and on request the kstatus test helper and the single-node
-# cluster's components) from Go modules, once, and caches them outside the repo (keyed by
-# version). The machines cannot download release binaries; the Go module proxy works.
-# Usage: hack/build-tools.sh [kube-apiserver|etcd|helm|kstatus ...]
-#   (default: kube-apiserver, etcd and helm; kstatus, a test helper, only when asked for)
+# Builds kube-apiserver, etcd, helm (and on request our helpers kstatus, argocd-health and pki
+# and the single-node cluster's components) from Go modules, once, and caches them outside the
+# repo (keyed by version). The machines cannot download release binaries; the Go module proxy
+# works.
+# Usage: hack/build-tools.sh [kube-apiserver|etcd|helm|kstatus|argocd-health|pki ...]
+#   (default: kube-apiserver, etcd and helm; our helpers only when asked for)
 #        hack/build-tools.sh kubelet|kube-controller-manager|kube-scheduler|kube-proxy|cluster
 #        (the single-node cluster's components; `cluster` = all it needs)
 set -euo pipefail
@@ -56,40 +57,48 @@ build_helm() {
   mv bin/helm "$out"
 }
 
-# kstatus: our own small program (hack/tools/kstatus) around sigs.k8s.io/cli-utils' kstatus. Its
-# cache key is the pinned cli-utils version plus a digest of the program's source, so an edit to
-# main.go, go.mod or go.sum builds a new binary instead of reusing a stale one.
-KSTATUS_SRC="$ROOT/hack/tools/kstatus"
+# Our own small Go programs, one module in hack/tools: kstatus around sigs.k8s.io/cli-utils'
+# kstatus, argocd-health around gopher-lua, pki on the standard library alone. A program's cache
+# key is its pinned library version (for pki, the Go version) plus a digest of its source (its
+# package, the shared packages, go.mod and go.sum), so an edit builds a new binary instead of
+# reusing a stale one.
+TOOLS_SRC="$ROOT/hack/tools"
 
-kstatus_key() {
+tool_key() { # program pinned-version
   local digest
-  digest=$(cd "$KSTATUS_SRC" && cat go.mod go.sum ./*.go | sha256sum)
-  printf '%s-%s' "$CLI_UTILS_VERSION" "${digest:0:12}"
+  digest=$(cd "$TOOLS_SRC" && cat go.mod go.sum "$1"/*.go internal/*/*.go | sha256sum)
+  printf '%s-%s' "$2" "${digest:0:12}"
 }
 
-build_kstatus() {
-  local out=$2
-  cp "$KSTATUS_SRC"/go.mod "$KSTATUS_SRC"/go.sum "$KSTATUS_SRC"/*.go .
+# build_tool PROGRAM OUT [MODULE PINNED-VERSION]
+build_tool() {
+  local program=$1 out=$2 module=${3:-} pin=${4:-}
+  cp -r "$TOOLS_SRC"/go.mod "$TOOLS_SRC"/go.sum "$TOOLS_SRC"/internal "$TOOLS_SRC/$program" .
   # The pin in lib.sh decides; go.mod and go.sum in the repository carry the same version, so the
-  # usual build needs no tidy (and checks the committed go.sum). A different pin (CLI_UTILS_VERSION
-  # set by hand) is resolved here, in the scratch copy only.
-  local current
-  current=$(go list -m -f '{{.Version}}' sigs.k8s.io/cli-utils)
-  if [[ $current != "$CLI_UTILS_VERSION" ]]; then
-    echo "go.mod has cli-utils $current; building with the pinned $CLI_UTILS_VERSION"
-    go mod edit -require "sigs.k8s.io/cli-utils@$CLI_UTILS_VERSION"
-    go mod tidy
+  # usual build needs no tidy (and checks the committed go.sum). A different pin (set by hand)
+  # is resolved here, in the scratch copy only.
+  if [[ -n $module ]]; then
+    local current
+    current=$(go list -m -f '{{.Version}}' "$module")
+    if [[ $current != "$pin" ]]; then
+      echo "go.mod has $module $current; building with the pinned $pin"
+      go mod edit -require "$module@$pin"
+      go mod tidy
+    fi
   fi
-  go build -trimpath -ldflags "-s -w" -o "$out" .
+  go build -trimpath -ldflags "-s -w" -o "$out" "./$program"
 }
+build_kstatus() { build_tool kstatus "$2" sigs.k8s.io/cli-utils "$CLI_UTILS_VERSION"; }
+build_argocd_health() { build_tool argocd-health "$2" github.com/yuin/gopher-lua "$GOPHER_LUA_VERSION"; }
+build_pki() { build_tool pki "$2"; }
 
-# Tests may ask for it from several processes at once: one builds, the others wait and reuse it.
-build_kstatus_locked() {
+# Tests may ask for one from several processes at once: one builds, the others wait and reuse it.
+build_once_locked() { # name version function
   need flock "install util-linux"
   (
     flock 9
-    build_once kstatus "$(kstatus_key)" build_kstatus
-  ) 9>"$TOOLS_BIN/.kstatus.lock"
+    build_once "$@"
+  ) 9>"$TOOLS_BIN/.$1.lock"
 }
 
 # kube-apiserver and the node components (kubelet, kube-controller-manager, kube-scheduler,
@@ -157,7 +166,10 @@ for t in "${targets[@]}"; do
     kube-apiserver) build_once kube-apiserver "$KUBE_VERSION" build_kube_apiserver ;;
     etcd) build_once etcd "$ETCD_VERSION" build_etcd ;;
     helm) build_once helm "$HELM_VERSION" build_helm ;;
-    kstatus) build_kstatus_locked ;;
+    kstatus) build_once_locked kstatus "$(tool_key kstatus "$CLI_UTILS_VERSION")" build_kstatus ;;
+    argocd-health)
+      build_once_locked argocd-health "$(tool_key argocd-health "$GOPHER_LUA_VERSION")" build_argocd_health ;;
+    pki) build_once_locked pki "$(tool_key pki "$(go env GOVERSION)")" build_pki ;;
     kubelet) build_once kubelet "$KUBE_VERSION" build_kubelet ;;
     kube-controller-manager) build_once kube-controller-manager "$KUBE_VERSION" build_kube_controller_manager ;;
     kube-scheduler) build_once kube-scheduler "$KUBE_VERSION" build_kube_scheduler ;;
@@ -167,6 +179,6 @@ for t in "${targets[@]}"; do
       for c in etcd kube-apiserver kubelet kube-controller-manager kube-scheduler kube-proxy; do
         "$0" "$c"
       done ;;
-    *) die "unknown tool '$t' (expected kube-apiserver, etcd, helm, kstatus, kubelet, kube-controller-manager, kube-scheduler, kube-proxy or cluster)" ;;
+    *) die "unknown tool '$t' (expected kube-apiserver, etcd, helm, kstatus, argocd-health, pki, kubelet, kube-controller-manager, kube-scheduler, kube-proxy or cluster)" ;;
   esac
 done

@@ -21,7 +21,8 @@ esac
 
 hack/build-tools.sh helm
 HELM="$TOOLS_BIN/helm"
-python3 -c 'import yaml' 2>/dev/null || die "PyYAML is missing (the rendered chart is checked with it): apt-get install -y python3-yaml"
+# The rendered chart is checked with PyYAML, from the scripts' virtualenv.
+ensure_venv
 CHART=charts/igz-operator
 DEPLOY=deploy/igz-operator.yaml
 
@@ -115,7 +116,7 @@ refuses "/mgmt/existingSecret" --set mgmt.existingSecret=
 rendered=$(mktemp "${TMPDIR:-/tmp}/igz-chart-options.XXXXXX")
 "$HELM" template igz-operator "$CHART" "${KV[@]}" --namespace igz-system "${ALL_ON[@]}" >"$rendered" ||
   die "helm template with every option on failed"
-if ! python3 - "$DIGEST" "$rendered" <<'PY'; then failed=true; fi
+if ! "$VENV_PYTHON" - "$DIGEST" "$rendered" <<'PY'; then failed=true; fi
 import sys, yaml
 digest = sys.argv[1]
 with open(sys.argv[2]) as f:

@@ -10,7 +10,6 @@
 # Starts the cluster when none runs (and then stops it again). Test images: localhost/igz-probe.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-source "$(dirname "$0")/cluster/common.sh"
 HACK=$(cd "$(dirname "$0")" && pwd)
 NS=igz-check
 

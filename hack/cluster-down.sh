@@ -7,7 +7,6 @@
 # kubelet changed. Harmless when nothing runs; safe to repeat.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-source "$(dirname "$0")/cluster/common.sh"
 [[ $(id -u) == 0 ]] || die "run as root (the cluster was started as root)"
 
 if [[ -z ${CLUSTER_LOCK_HELD:-} ]]; then
@@ -16,9 +15,9 @@ if [[ -z ${CLUSTER_LOCK_HELD:-} ]]; then
   flock 9
 fi
 # The machine's cluster may have been started from another checkout: its state dir is recorded.
-[[ -f $CLUSTER_RUN/owner ]] && CLUSTER_STATE=$(cat "$CLUSTER_RUN/owner") && CLUSTER_KUBECONFIG="$CLUSTER_STATE/kubeconfig"
+[[ -f $CLUSTER_RUN/owner ]] && CLUSTER_DIR=$(cat "$CLUSTER_RUN/owner") && CLUSTER_KUBECONFIG="$CLUSTER_DIR/kubeconfig"
 
-if [[ ! -e $CLUSTER_RUN && ! -e $NETNS_PATH && ! -d $CLUSTER_VAR && ! -d $CLUSTER_STATE ]]; then
+if [[ ! -e $CLUSTER_RUN && ! -e $NETNS_PATH && ! -d $CLUSTER_VAR && ! -d $CLUSTER_DIR ]]; then
   log "no cluster on this machine; nothing to stop"
   exit 0
 fi
@@ -162,7 +161,7 @@ if [[ -f $CLUSTER_RUN/sysctls.saved ]]; then
   done <"$CLUSTER_RUN/sysctls.saved"
 fi
 rm -rf "$CLUSTER_RUN"
-rm -rf "$CLUSTER_STATE"
+rm -rf "$CLUSTER_DIR"
 
 # Nothing of ours belongs in the host's own tables; say so if something else put chains there.
 if iptables-save 2>/dev/null | grep -q '^:KUBE-'; then

@@ -6,7 +6,6 @@
 #        hack/cluster-import.sh --probe     build localhost/igz-probe (hack/cluster/probe), import it
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-source "$(dirname "$0")/cluster/common.sh"
 need podman "apt-get install -y podman"
 [[ -S $CONTAINERD_SOCK ]] || die "the cluster's containerd is not running ($CONTAINERD_SOCK): make cluster-up"
 (($#)) || die "usage: hack/cluster-import.sh REF... | --pause | --probe"
@@ -21,15 +20,15 @@ for arg in "$@"; do
     cc=gcc
     command -v musl-gcc >/dev/null 2>&1 && cc=musl-gcc
     need "$cc" "apt-get install -y gcc (or musl-tools)"
-    "$cc" -static -Os -s -Wall -o "$work/pause" "$CLUSTER_ROOT/hack/cluster/pause.c"
-    podman build --quiet --pull=never --layers=false --timestamp 0 -f "$CLUSTER_ROOT/hack/cluster/Containerfile.pause" \
+    "$cc" -static -Os -s -Wall -o "$work/pause" "$ROOT/hack/cluster/pause.c"
+    podman build --quiet --pull=never --layers=false --timestamp 0 -f "$ROOT/hack/cluster/Containerfile.pause" \
       -t "$PAUSE_IMAGE" "$work" >/dev/null
     refs+=("$PAUSE_IMAGE")
   elif [[ $arg == --probe ]]; then
     need go "install Go 1.26 or newer"
-    (cd "$CLUSTER_ROOT/hack/cluster/probe" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
+    (cd "$ROOT/hack/cluster/probe" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
       go build -trimpath -ldflags "-s -w" -o "$work/igz-probe" .)
-    podman build --quiet --pull=never --layers=false --timestamp 0 -f "$CLUSTER_ROOT/hack/cluster/probe/Containerfile" \
+    podman build --quiet --pull=never --layers=false --timestamp 0 -f "$ROOT/hack/cluster/probe/Containerfile" \
       -t "$PROBE_IMAGE" "$work" >/dev/null
     refs+=("$PROBE_IMAGE")
   else

@@ -13,7 +13,6 @@
 # Idempotent: a healthy running cluster is reused. Stop it with hack/cluster-down.sh.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-source "$(dirname "$0")/cluster/common.sh"
 HACK=$(cd "$(dirname "$0")" && pwd)
 READY_BUDGET=${CLUSTER_READY_SECONDS:-120}
 
@@ -42,7 +41,7 @@ exec 9>"$CLUSTER_LOCK"
 flock 9
 
 healthy() {
-  [[ -f "$CLUSTER_KUBECONFIG" && -f "$CLUSTER_RUN/owner" && $(cat "$CLUSTER_RUN/owner") == "$CLUSTER_STATE" ]] &&
+  [[ -f "$CLUSTER_KUBECONFIG" && -f "$CLUSTER_RUN/owner" && $(cat "$CLUSTER_RUN/owner") == "$CLUSTER_DIR" ]] &&
     alive etcd && alive kube-apiserver && alive forward && alive containerd && alive kubelet &&
     alive kube-proxy && alive kube-controller-manager && alive kube-scheduler &&
     kc --request-timeout=5s get --raw=/readyz >/dev/null 2>&1 &&
@@ -52,23 +51,23 @@ healthy() {
 
 announce() {
   log "cluster ready: $(kc version -o json 2>/dev/null | sed -n 's/.*"gitVersion": "\(v[^"]*\)".*/\1/p' | tail -n 1)," \
-    "node $NODE_NAME, API server $(cat "$CLUSTER_STATE/server") (network namespace $CLUSTER_NETNS)"
+    "node $NODE_NAME, API server $(cat "$CLUSTER_DIR/server") (network namespace $CLUSTER_NETNS)"
   echo "export KUBECONFIG=$CLUSTER_KUBECONFIG"
 }
 
 if healthy; then
-  log "reusing the running cluster (state in $CLUSTER_STATE)"
+  log "reusing the running cluster (state in $CLUSTER_DIR)"
   announce
   exit 0
 fi
-if [[ -f "$CLUSTER_RUN/owner" && $(cat "$CLUSTER_RUN/owner") != "$CLUSTER_STATE" ]] && [[ -d $CLUSTER_PIDS ]]; then
+if [[ -f "$CLUSTER_RUN/owner" && $(cat "$CLUSTER_RUN/owner") != "$CLUSTER_DIR" ]] && [[ -d $CLUSTER_PIDS ]]; then
   other=$(cat "$CLUSTER_RUN/owner")
   for f in "$CLUSTER_PIDS"/*; do
     [[ -f $f ]] && running "$(cat "$f")" &&
       die "a cluster started from another checkout runs on this machine (state $other); one per machine: stop it first with hack/cluster-down.sh there (or here: it stops the machine's cluster)"
   done
 fi
-if [[ -e $CLUSTER_RUN || -e $NETNS_PATH || -d $CLUSTER_STATE ]]; then
+if [[ -e $CLUSTER_RUN || -e $NETNS_PATH || -d $CLUSTER_DIR ]]; then
   log "found a stopped or unhealthy cluster; cleaning it up first"
   CLUSTER_LOCK_HELD=1 "$HACK/cluster-down.sh" >&2
 fi
@@ -84,17 +83,17 @@ on_exit() {
   local rc=$?
   { $up_complete || ((rc == 0)); } && return
   rm -rf "$FAILED_LOGS"
-  cp -r "$CLUSTER_STATE/logs" "$FAILED_LOGS" 2>/dev/null && log "component logs kept in $FAILED_LOGS"
+  cp -r "$CLUSTER_DIR/logs" "$FAILED_LOGS" 2>/dev/null && log "component logs kept in $FAILED_LOGS"
   log "removing the half-started cluster"
   CLUSTER_LOCK_HELD=1 "$HACK/cluster-down.sh" >/dev/null 2>&1 || true
 }
 trap on_exit EXIT
 trap 'exit 130' INT TERM
 
-mkdir -p "$CLUSTER_STATE"/{pki,logs,config,cni} "$CLUSTER_PIDS" "$CLUSTER_VAR"
-echo "$CLUSTER_STATE" >"$CLUSTER_RUN/owner"
-LOGS=$CLUSTER_STATE/logs
-CFG=$CLUSTER_STATE/config
+mkdir -p "$CLUSTER_DIR"/{pki,logs,config,cni} "$CLUSTER_PIDS" "$CLUSTER_VAR"
+echo "$CLUSTER_DIR" >"$CLUSTER_RUN/owner"
+LOGS=$CLUSTER_DIR/logs
+CFG=$CLUSTER_DIR/config
 
 # --- host sysctls kubelet will change: saved once, restored by cluster-down ---
 if [[ ! -f $CLUSTER_RUN/sysctls.saved ]]; then
@@ -125,7 +124,7 @@ for d in $(cgroup_dirs "$CLUSTER_CGROUP"); do mkdir -p "$d"; done
 
 # --- certificates: a fresh CA per cluster, short-lived, never reused ---
 # ECDSA P-256: generated in milliseconds, where 2048-bit RSA keys took 4 of the start's seconds.
-pki=$CLUSTER_STATE/pki
+pki=$CLUSTER_DIR/pki
 EC=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1)
 openssl req -x509 "${EC[@]}" -nodes -days 7 -subj "/CN=igz-cluster-ca" \
   -keyout "$pki/ca.key" -out "$pki/ca.crt" 2>/dev/null
@@ -225,14 +224,14 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         Root = "$CLUSTER_RUN/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "$CNI_BIN"
-    conf_dir = "$CLUSTER_STATE/cni"
+    conf_dir = "$CLUSTER_DIR/cni"
   [plugins."io.containerd.grpc.v1.cri".registry]
     # No registry configuration at all: images come from hack/cluster-import.sh.
     config_path = "$CFG/registry-none"
 EOF
 # Pods on one bridge; host-local addresses; no masquerade (nothing to leave the namespace for);
 # hairpin so a Pod reaches itself through its own Service.
-cat >"$CLUSTER_STATE/cni/10-igz-pods.conflist" <<EOF
+cat >"$CLUSTER_DIR/cni/10-igz-pods.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
   "name": "igz-pods",
@@ -345,7 +344,7 @@ setsid python3 "$HACK/cluster/netns-forward.py" "$HOST_PORT" "$NETNS_PATH" "$API
   >"$LOGS/forward.log" 2>&1 </dev/null 9>&- &
 echo $! >"$CLUSTER_PIDS/forward"
 for d in $(cgroup_dirs "$CLUSTER_CGROUP"); do cat "$CLUSTER_PIDS/forward" >"$d/cgroup.procs"; done
-echo "https://127.0.0.1:$HOST_PORT" >"$CLUSTER_STATE/server"
+echo "https://127.0.0.1:$HOST_PORT" >"$CLUSTER_DIR/server"
 write_kubeconfig "$CLUSTER_KUBECONFIG.tmp" admin "https://127.0.0.1:$HOST_PORT"
 mv "$CLUSTER_KUBECONFIG.tmp" "$CLUSTER_KUBECONFIG"
 

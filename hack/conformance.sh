@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 need cargo "install Rust (rustup)"
-ensure_sdk_venv
+ensure_venv
 
 log "building igz-emulator"
 cargo build --quiet --bin igz-emulator
@@ -33,7 +33,7 @@ log "emulator at $URL"
 
 set +e
 IGZ_EMULATOR_URL="$URL" IGZ_EMULATOR_ACCESS_KEY="$KEY" IGZ_EMULATOR_BIN="$BIN_DIR/igz-emulator" \
-  "$SDK_PYTHON" -m pytest -q -p no:cacheprovider tests/conformance "$@"
+  "$VENV_PYTHON" -m pytest -q -p no:cacheprovider tests/conformance "$@"
 rc=$?
 set -e
 exit "$rc"

@@ -9,8 +9,6 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/demo-steps.sh"
-source "$(dirname "$0")/cluster/common.sh"
-ROOT=$CLUSTER_ROOT
 cd "$ROOT"
 
 KEEP=${KEEP:-}
@@ -89,8 +87,8 @@ log "emulator Service at $emulator_url (reachable only inside the cluster's netw
 # The platform's view is read from the node's side of the namespace, through the same Service.
 platform_state() { in_netns curl -fsS --max-time 10 "$emulator_url/__emulator/state"; }
 
-step "installing the operator as README.md says (Deploying to a cluster), with --wait"
-# The access key from a file, as README's `kubectl create secret ... --from-file` has it.
+step "installing the operator as docs/operating.md says (Installing with Helm), with --wait"
+# The access key from a file, as the docs' `kubectl create secret ... --from-file` has it.
 key_file=$(mktemp "${TMPDIR:-/tmp}/igz-demo-key.XXXXXX")
 echo "$ACCESS_KEY" >"$key_file"
 kc -n "$SYSTEM_NS" create secret generic igz-operator-mgmt --from-file=access-key="$key_file" \

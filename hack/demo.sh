@@ -75,7 +75,10 @@ grep -m1 "igz-operator starting" "$DEMO_DIR/operator.log" >&2 || true
 
 # What demo-steps.sh needs: kubectl for this control plane, and the platform's state.
 kc() { kubectl "$@"; }
-platform_state() { curl -fsS "$EMULATOR_URL/__emulator/state"; }
+platform_state() {
+  python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())' \
+    "$EMULATOR_URL/__emulator/state"
+}
 demo_apply_groups
 
 [[ -n $KEEP ]] && exit 0

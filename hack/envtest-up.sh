@@ -6,8 +6,6 @@
 # control plane is reused. Stop it with hack/envtest-down.sh (by PID, never by name).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-need openssl "install openssl (apt-get install openssl)"
-need curl "install curl (apt-get install curl)"
 need kubectl "install kubectl 1.27 or newer"
 
 STATE="$ENVTEST_DIR"
@@ -42,9 +40,10 @@ if [[ -d "$STATE" ]]; then
   "$(dirname "$0")/envtest-down.sh" >/dev/null
 fi
 
-"$(dirname "$0")/build-tools.sh" etcd kube-apiserver
+"$(dirname "$0")/build-tools.sh" etcd kube-apiserver pki
 ETCD="$TOOLS_BIN/etcd"
 APISERVER="$TOOLS_BIN/kube-apiserver"
+PKI="$TOOLS_BIN/pki"
 
 mkdir -p "$STATE/pki"
 # etcd's data lives in memory (tmpfs) when available: tests need speed, not durability.
@@ -58,25 +57,12 @@ free_port() {
 }
 ETCD_PORT=$(free_port); PEER_PORT=$(free_port); API_PORT=$(free_port)
 
-# --- certificates (all short-lived test material, never reused across runs) ---
+# --- certificates (all short-lived test material, never reused across runs; hack/tools/pki) ---
 pki="$STATE/pki"
-openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj "/CN=igz-envtest-ca" \
-  -keyout "$pki/ca.key" -out "$pki/ca.crt" 2>/dev/null
-issue_cert() { # name subject [san]
-  local name=$1 subj=$2 san=${3:-}
-  openssl req -newkey rsa:2048 -nodes -subj "$subj" -keyout "$pki/$name.key" -out "$pki/$name.csr" 2>/dev/null
-  local ext="$pki/$name.ext"
-  if [[ -n $san ]]; then
-    printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$san" >"$ext"
-  else
-    printf 'extendedKeyUsage=clientAuth\n' >"$ext"
-  fi
-  openssl x509 -req -in "$pki/$name.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
-    -days 7 -extfile "$ext" -out "$pki/$name.crt" 2>/dev/null
-}
-issue_cert serving "/CN=127.0.0.1" "IP:127.0.0.1,DNS:localhost"
-issue_cert admin "/O=system:masters/CN=admin"
-openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
+"$PKI" ca "$pki/ca" igz-envtest-ca
+"$PKI" issue "$pki/ca" "$pki/serving" /CN=127.0.0.1 IP:127.0.0.1,DNS:localhost
+"$PKI" issue "$pki/ca" "$pki/admin" /O=system:masters/CN=admin
+"$PKI" key "$pki/sa.key"
 
 start() { # name logfile command...
   local name=$1 logfile=$2; shift 2
@@ -100,7 +86,14 @@ start etcd "$STATE/etcd.log" "$ETCD" --name igz-envtest --data-dir "$DATA" \
   --unsafe-no-fsync=true --quota-backend-bytes=4294967296 --log-level=warn
 
 deadline=$((SECONDS + READY_BUDGET))
-until curl -fsS "http://127.0.0.1:$ETCD_PORT/health" 2>/dev/null | grep -q '"health":"true"'; do
+etcd_healthy() {
+  python3 - "http://127.0.0.1:$ETCD_PORT/health" 2>/dev/null <<'PY'
+import json, sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=2) as answer:
+    sys.exit(0 if json.load(answer).get("health") == "true" else 1)
+PY
+}
+until etcd_healthy; do
   alive etcd || fail_start "etcd exited during start (port $ETCD_PORT or $PEER_PORT taken?)" "$STATE/etcd.log"
   ((SECONDS < deadline)) || fail_start "etcd not healthy after ${READY_BUDGET}s" "$STATE/etcd.log"
   sleep 0.3

@@ -8,7 +8,6 @@
 # Usage: hack/test-cluster.sh [TEST-NAME-FILTER]      e.g. hack/test-cluster.sh leader
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-source "$(dirname "$0")/cluster/common.sh"
 cd "$ROOT"
 
 KEEP=${KEEP:-}

@@ -74,7 +74,7 @@ pub struct MgmtArgs {
     pub mgmt_request_timeout: Duration,
 
     /// Management API requests per second allowed, shared by all reconciles (about what one
-    /// vendor-SDK script sends in a loop; see README, "Being frugal with the platform").
+    /// vendor-SDK script sends in a loop; see docs/architecture.md, "How it talks to the platform").
     #[arg(long, env = "IGZ_MGMT_QPS", default_value_t = 50)]
     pub mgmt_qps: u32,
 

@@ -213,7 +213,7 @@ pub fn bench_binary() -> PathBuf {
 }
 
 /// The operator binary the image ships (static musl, built by `hack/image.sh --binaries-only`),
-/// when hack/bench.d/20-operator.sh could build it.
+/// when hack/bench.sh could build it.
 pub fn image_binary() -> Option<PathBuf> {
     std::env::var_os("IGZ_BENCH_IMAGE_OPERATOR").map(PathBuf::from)
 }

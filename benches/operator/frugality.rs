@@ -167,9 +167,7 @@ pub async fn run() {
                 }
             );
         }
-        None => println!(
-            "vendor SDK script skipped: set IGZ_SDK_PYTHON (hack/bench.d/20-operator.sh does)"
-        ),
+        None => println!("vendor SDK script skipped: set IGZ_SDK_PYTHON (hack/bench.sh does)"),
     }
     let twenty_times = |times: &[Duration]| match &sdk {
         Some((sdk, _)) => goal(times, |t| {

@@ -6,7 +6,7 @@
 --   anything else -> Progressing: no status or no Ready condition yet, Ready False,
 --   status.observedGeneration behind metadata.generation, or being deleted.
 -- Lua 5.1 with only the base and table libraries (Argo CD's sandbox): no string library.
--- Tested by hack/tools/check-gitops-tools.sh; see README.md, "Status that GitOps tools read".
+-- Tested by hack/tools/check-gitops-tools.sh; see docs/gitops.md, "Status that GitOps tools read".
 
 local hs = {}
 

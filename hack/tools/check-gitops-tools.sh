@@ -1,21 +1,20 @@
 #!/usr/bin/env bash
 # Self-check of the two GitOps status evaluators on hand-written Group objects: the kstatus helper
-# (the library Flux and kpt use; hack/build-tools.sh kstatus) and our Argo CD health check
-# (deploy/argocd/health.lua, run by hack/argocd-health.sh). Each sample in gitops-samples/ stands
-# for one row of the status contract; expected.tsv says what each tool must answer. Also checks
-# that stdin and file input agree and that bad input fails. Exit 1 on any mismatch.
-# Cheap once kstatus is cached (a first build takes a minute or two). KSTATUS=path skips the build.
+# (the library Flux and kpt use) and our Argo CD health check (deploy/argocd/health.lua) run by
+# the argocd-health helper (gopher-lua in Argo CD's sandbox); both built from Go modules by
+# hack/build-tools.sh. Each sample in gitops-samples/ stands for one row of the status contract;
+# expected.tsv says what each tool must answer. Also checks that stdin and file input agree, that
+# bad input fails, and that the documentation shows the health check as the file has it.
+# Exit 1 on any mismatch. Cheap once the helpers are cached (a first build takes a minute or two).
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$ROOT"
 
 samples=hack/tools/gitops-samples
 expected=$samples/expected.tsv
-if [[ -z ${KSTATUS:-} ]]; then
-  hack/build-tools.sh kstatus
-  KSTATUS=$TOOLS_BIN/kstatus
-fi
-argocd=hack/argocd-health.sh
+hack/build-tools.sh kstatus argocd-health
+KSTATUS=$TOOLS_BIN/kstatus
+argocd() { "$TOOLS_BIN/argocd-health" --check deploy/argocd/health.lua "$@"; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/igz-gitops-check.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -24,7 +23,7 @@ bad() { log "FAIL: $*"; failed=1; }
 
 files=("$samples"/*.json)
 "$KSTATUS" "${files[@]}" >"$work/kstatus.tsv"
-"$argocd" "${files[@]}" >"$work/argocd.tsv"
+argocd "${files[@]}" >"$work/argocd.tsv"
 
 # One row per object: object, kstatus, Argo CD health, kstatus message, Argo CD message.
 awk -F'\t' -v OFS='\t' '
@@ -42,22 +41,39 @@ fi
 
 # The same objects on stdin, concatenated (newline-delimited), give the same answers.
 cat "${files[@]}" | "$KSTATUS" | cmp -s - "$work/kstatus.tsv" || bad "kstatus: stdin and file input differ"
-cat "${files[@]}" | "$argocd" | cmp -s - "$work/argocd.tsv" || bad "argocd-health: stdin and file input differ"
+cat "${files[@]}" | argocd | cmp -s - "$work/argocd.tsv" || bad "argocd-health: stdin and file input differ"
 
 # Bad input fails loudly (and prints nothing on stdout); an empty List is fine and prints nothing.
 for input in '' '[{"metadata": {"name": "x"}}]' '{"spec": {}}' '{"metadata": {"name": "x"}} {'; do
-  for tool in "$KSTATUS" "$argocd"; do
+  for tool in "$KSTATUS" argocd; do
     if out=$(printf '%s' "$input" | "$tool" 2>/dev/null) || [[ -n $out ]]; then
       bad "$(basename "$tool") accepted bad input: '$input'"
     fi
   done
 done
-for tool in "$KSTATUS" "$argocd"; do
+for tool in "$KSTATUS" argocd; do
   out=$(printf '{"kind": "List", "items": []}' | "$tool") || bad "$(basename "$tool") refused an empty List"
   [[ -z $out ]] || bad "$(basename "$tool") printed something for an empty List"
 done
 
-# The README shows the health check inside an argocd-cm example; that copy must be the file.
+# The sandbox is Argo CD's: what a check configured in argocd-cm cannot use fails here too.
+sandbox() { # LUA: runs it as the health check of one object; prints the line or fails
+  printf '%s\n' "$1" >"$work/check.lua"
+  printf '{"metadata": {"name": "x"}}' | "$TOOLS_BIN/argocd-health" --check "$work/check.lua" 2>/dev/null
+}
+sandbox 'return {status = "Healthy", message = ("x"):upper()}' >/dev/null &&
+  bad "argocd-health: string methods work (Argo CD opens no string library)"
+[[ $(sandbox 'return {status = "Healthy", message = type(os) .. type(string) .. type(math) .. type(io)}') == \
+  $'x\tHealthy\tnilnilnilnil' ]] || bad "argocd-health: the sandbox has libraries Argo CD's has not"
+[[ $(sandbox 'local o = require("os"); return {status = "Healthy", message = type(o.time) .. type(o.exit)}') == \
+  $'x\tHealthy\tfunctionnil' ]] || bad "argocd-health: require(\"os\") is not Argo CD's reduced os"
+sandbox 'while true do end' >/dev/null && bad "argocd-health: an endless check was not stopped"
+[[ $(sandbox 'return {status = "Fine"}') == $'x\tUnknown\tLua returned an invalid health status' ]] ||
+  bad "argocd-health: an invalid status is not Unknown"
+
+# The documentation shows the health check inside an argocd-cm example ($shown_in, and any other
+# page that shows it): each copy must be the file.
+shown_in=docs/gitops.md
 embedded_check() { # FILE: the block under the argocd-cm key, indentation removed
   awk -v key='resource.customizations.health.igz-operator.io_Group: |' '
     !on && index($0, key) { match($0, /^ */); ind = RLENGTH + 2; on = 1; next }
@@ -66,9 +82,11 @@ embedded_check() { # FILE: the block under the argocd-cm key, indentation remove
     END { for (i = 1; i <= last; i++) print line[i] }
   ' "$1"
 }
-for doc in README.md; do
+key='resource.customizations.health.igz-operator.io_Group: |'
+grep -qF "$key" "$shown_in" || bad "$shown_in no longer shows the health check in its argocd-cm example"
+for doc in README.md docs/*.md; do
   [[ -f $doc ]] || continue
-  grep -q 'resource.customizations.health.igz-operator.io_Group: |' "$doc" || continue
+  grep -qF "$key" "$doc" || continue
   diff -u --label deploy/argocd/health.lua --label "$doc" deploy/argocd/health.lua <(embedded_check "$doc") ||
     bad "$doc shows a different health check than deploy/argocd/health.lua"
 done

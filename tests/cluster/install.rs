@@ -1,4 +1,4 @@
-//! `helm install` as README.md gives it: the operator Pod becomes Ready through its probes, runs
+//! `helm install` as docs/operating.md gives it: the operator Pod becomes Ready through its probes, runs
 //! with the in-cluster configuration (its ServiceAccount token, no kubeconfig) and the access key
 //! mounted from the Secret, takes the Lease, and reconciles a Group against the emulator Pod.
 
@@ -76,7 +76,8 @@ async fn operator_pod_becomes_ready_and_reconciles_a_group_with_in_cluster_confi
             "projectRoles": [{"project": "default", "role": "Editor"}],
         }),
     )
-    .await;
+    .await
+    .expect("apply the Group");
     let group = s.wait_ready("data-science").await;
     assert!(
         group
@@ -108,7 +109,8 @@ async fn operator_pod_becomes_ready_and_reconciles_a_group_with_in_cluster_confi
             "projectRoles": [{"project": "default", "role": "Editor"}],
         }),
     )
-    .await;
+    .await
+    .expect("apply the Group");
     s.wait_ready("data-science").await;
     s.wait_platform_members("data-science", &["alice", "carol"])
         .await;

@@ -35,7 +35,9 @@ async fn only_the_lease_holder_reconciles_and_a_deleted_holder_fails_over() {
     );
 
     // Only the holder reconciles: every Event about the Group names it.
-    s.apply("team-one", json!({"members": ["alice"]})).await;
+    s.apply("team-one", json!({"members": ["alice"]}))
+        .await
+        .expect("apply the Group");
     s.wait_ready("team-one").await;
     s.wait_platform_members("team-one", &["alice"]).await;
     assert_reported_by(&s, "team-one", &holder).await;
@@ -68,13 +70,16 @@ async fn only_the_lease_holder_reconciles_and_a_deleted_holder_fails_over() {
         other => panic!("the PodDisruptionBudget must refuse the second eviction: {other:?}"),
     }
     let first = wait_failover(&s, &holder, started).await;
-    s.apply("round-one", json!({"members": ["bob"]})).await;
+    s.apply("round-one", json!({"members": ["bob"]}))
+        .await
+        .expect("apply the Group");
     s.wait_ready("round-one").await;
     s.wait_platform_members("round-one", &["bob"]).await;
     assert_reported_by(&s, "round-one", &first).await;
     // The existing Group is in the new holder's hands too.
     s.apply("team-one", json!({"members": ["alice", "bob"]}))
-        .await;
+        .await
+        .expect("apply the Group");
     s.wait_ready("team-one").await;
     s.wait_platform_members("team-one", &["alice", "bob"]).await;
 
@@ -86,7 +91,9 @@ async fn only_the_lease_holder_reconciles_and_a_deleted_holder_fails_over() {
         .await
         .expect("delete the holder Pod");
     let second = wait_failover(&s, &first, started).await;
-    s.apply("round-two", json!({"members": ["carol"]})).await;
+    s.apply("round-two", json!({"members": ["carol"]}))
+        .await
+        .expect("apply the Group");
     s.wait_ready("round-two").await;
     s.wait_platform_members("round-two", &["carol"]).await;
     assert_reported_by(&s, "round-two", &second).await;

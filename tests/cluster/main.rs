@@ -13,6 +13,8 @@
 //! Tests run one at a time (they share the chart's cluster-scoped objects, such as its admission
 //! policy), each with namespaces of its own that it removes at the end.
 
+#[path = "../common/groups.rs"]
+mod groups;
 mod install;
 mod leader;
 mod restricted;

@@ -11,17 +11,18 @@ use igz_testkit::paths::{hack_path, repo_root};
 use igz_testkit::wait;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Pod, Service, ServiceAccount};
-use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{ListParams, LogParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config, ResourceExt};
-use serde_json::{Value, json};
+use serde_json::json;
+
+pub use crate::groups::{Groups, reasons};
 
 /// How long any one thing may take in the cluster: generous, since a loaded 2-core CI machine can
 /// be many times slower than a laptop. A passing wait returns as soon as its condition holds.
 pub const DEADLINE: Duration = Duration::from_secs(120);
-/// The Helm release name README.md uses.
+/// The Helm release name README.md and docs/operating.md use.
 pub const RELEASE: &str = "igz-operator";
 /// The operator Pods' label (the chart's selector).
 pub const OPERATOR_PODS: &str = "app.kubernetes.io/name=igz-operator";
@@ -131,13 +132,14 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// One test's world in the cluster:
 /// - `system_ns`: the operator, installed by `helm install igz-operator charts/igz-operator`
-///   with the Secret README.md says to create (`--from-file`), enforcing Pod Security `restricted`;
+///   with the Secret docs/operating.md says to create (`--from-file`), enforcing Pod Security `restricted`;
 /// - `platform_ns`: the emulator (hack/cluster/emulator-chart, seeded with hack/demo-seed.yaml:
 ///   users alice, bob, carol, dave, erin; projects default, analytics, fraud-detection),
 ///   enforcing `restricted` too;
 /// - `groups_ns`: the Group resources, with a GroupGrant that allows everything there.
 ///
-/// Dropping it (also when the test panics) removes the release, the grant and the namespaces.
+/// Dropping it (also when the test panics) removes the release, the grant and the namespaces. It
+/// derefs to the [`Groups`] of `groups_ns` (apply, wait for, read them).
 pub struct Scenario {
     pub client: Client,
     pub system_ns: String,
@@ -145,7 +147,7 @@ pub struct Scenario {
     pub groups_ns: String,
     /// The emulator's Service, as the operator reaches it (inside the cluster only).
     pub emulator_url: String,
-    pub groups: Api<Group>,
+    pub driver: Groups,
     pub pods: Api<Pod>,
     grant: String,
     _serial: tokio::sync::MutexGuard<'static, ()>,
@@ -169,7 +171,7 @@ impl Scenario {
         create_namespace(&client, &platform_ns, &restricted).await;
         create_namespace(&client, &groups_ns, &[]).await;
         let scenario = Self {
-            groups: Api::namespaced(client.clone(), &groups_ns),
+            driver: Groups::new(&client, &groups_ns, DEADLINE),
             pods: Api::namespaced(client.clone(), &system_ns),
             client,
             system_ns,
@@ -197,7 +199,7 @@ impl Scenario {
             started.elapsed().as_secs_f64()
         ));
 
-        // The access key, as README.md says: a file (with the newline editors add), then
+        // The access key, as docs/operating.md says: a file (with the newline editors add), then
         // `kubectl create secret generic igz-operator-mgmt --from-file=access-key=./access-key`.
         let key_file = tempfile::NamedTempFile::new().expect("temporary key file");
         std::fs::write(key_file.path(), format!("{ACCESS_KEY}\n")).expect("write key file");
@@ -262,7 +264,7 @@ impl Scenario {
         format!("http://{ip}:8470")
     }
 
-    /// `helm install igz-operator charts/igz-operator --wait` as README.md gives it, with the
+    /// `helm install igz-operator charts/igz-operator --wait` as docs/operating.md gives it, with the
     /// chart's default image (localhost/igz-operator:<appVersion>, imported by make test-cluster)
     /// and the emulator's URL, plus `extra`.
     pub async fn install_operator(&self, extra: &[&str]) {
@@ -370,65 +372,6 @@ impl Scenario {
         ));
     }
 
-    /// Server-side applies a Group from its spec (as `kubectl apply` would).
-    pub async fn apply(&self, name: &str, spec: Value) -> Group {
-        let body = json!({
-            "apiVersion": "igz-operator.io/v1alpha1",
-            "kind": "Group",
-            "metadata": {"name": name},
-            "spec": spec,
-        });
-        self.groups
-            .patch(
-                name,
-                &PatchParams::apply("kubectl").force(),
-                &Patch::Apply(&body),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("apply Group {name}: {e}"))
-    }
-
-    /// Polls the Group until `check` holds.
-    pub async fn wait_group(
-        &self,
-        name: &str,
-        what: &str,
-        check: impl Fn(&Group) -> bool,
-    ) -> Group {
-        wait::until(&format!("Group {name}: {what}"), DEADLINE, || async {
-            match self.groups.get(name).await {
-                Ok(group) if check(&group) => Ok(group),
-                Ok(group) => Err(format!("{:?}", group.status)),
-                Err(e) => Err(e.to_string()),
-            }
-        })
-        .await
-    }
-
-    /// Waits until the operator has seen the Group's current spec and it is Ready.
-    pub async fn wait_ready(&self, name: &str) -> Group {
-        self.wait_group(name, "Ready for its current generation", |g| {
-            let status = g.status.as_ref();
-            status.and_then(|s| s.observed_generation) == g.metadata.generation
-                && ready(g) == Some(true)
-        })
-        .await
-    }
-
-    pub async fn wait_gone(&self, name: &str) {
-        wait::until(&format!("Group {name} gone"), DEADLINE, || async {
-            match self.groups.get(name).await {
-                Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-                Ok(group) => Err(format!(
-                    "still there; finalizers {:?}, status {:?}",
-                    group.metadata.finalizers, group.status
-                )),
-                Err(e) => Err(e.to_string()),
-            }
-        })
-        .await
-    }
-
     /// The platform's whole state, read from the emulator through the API server's Service
     /// proxy (the emulator's address exists only inside the cluster).
     pub async fn platform(&self) -> Result<StateReport, String> {
@@ -523,41 +466,20 @@ impl Scenario {
         .await
     }
 
-    /// The Events about Group `name`.
-    pub async fn events_about(&self, name: &str) -> Vec<Event> {
-        Api::<Event>::namespaced(self.client.clone(), &self.groups_ns)
-            .list(&ListParams::default())
-            .await
-            .expect("list Events")
-            .items
-            .into_iter()
-            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
-            .collect()
-    }
-
-    /// Waits for an Event with `reason` about Group `name`; returns every Event about it.
-    pub async fn wait_event(&self, name: &str, reason: &str) -> Vec<Event> {
-        wait::until(
-            &format!("a {reason} Event about Group {name}"),
-            DEADLINE,
-            || async {
-                let events = self.events_about(name).await;
-                if events.iter().any(|e| e.reason.as_deref() == Some(reason)) {
-                    Ok(events)
-                } else {
-                    Err(format!("{:?}", reasons(&events)))
-                }
-            },
-        )
-        .await
-    }
-
     /// A Pod's log.
     pub async fn logs(&self, pod: &str) -> String {
         self.pods
             .logs(pod, &LogParams::default())
             .await
             .unwrap_or_else(|e| panic!("logs of {pod}: {e}"))
+    }
+}
+
+impl std::ops::Deref for Scenario {
+    type Target = Groups;
+
+    fn deref(&self) -> &Groups {
+        &self.driver
     }
 }
 
@@ -650,7 +572,7 @@ async fn wait_for_default_service_account(client: &Client, ns: &str) {
     .await;
 }
 
-/// Helm installs crds/ only when they are missing, and never upgrades them (README.md says to
+/// Helm installs crds/ only when they are missing, and never upgrades them (docs/operating.md says to
 /// apply them with kubectl on upgrades): on a cluster kept from an earlier run, do that.
 async fn upgrade_crds_if_present(client: &Client) {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
@@ -670,17 +592,6 @@ async fn upgrade_crds_if_present(client: &Client) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     }
-}
-
-/// The Ready condition's status.
-pub fn ready(group: &Group) -> Option<bool> {
-    group
-        .status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Ready")
-        .map(|c| c.status == "True")
 }
 
 pub fn terminating(pod: &Pod) -> bool {
@@ -706,10 +617,6 @@ fn describe_pod(pod: &Pod) -> String {
         if pod_ready(pod) { " Ready" } else { "" },
         if terminating(pod) { " Terminating" } else { "" }
     )
-}
-
-pub fn reasons(events: &[Event]) -> Vec<String> {
-    events.iter().filter_map(|e| e.reason.clone()).collect()
 }
 
 /// The usernames of platform group `name`'s members, sorted; None when there is no such group.

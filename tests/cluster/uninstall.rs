@@ -1,4 +1,4 @@
-//! `helm uninstall` and the Groups it leaves, as README.md ("Uninstalling") describes:
+//! `helm uninstall` and the Groups it leaves, as docs/operating.md ("Uninstalling") describes:
 //! - the release goes (Deployment, RBAC, the admission policy and binding, grants from values);
 //!   the CRDs stay (Helm never deletes crds/), so every Group stays, with its finalizer, and the
 //!   platform groups stay as they are;
@@ -30,7 +30,8 @@ async fn helm_uninstall_leaves_groups_with_finalizers_and_each_way_out_works() {
             name,
             json!({"members": ["alice"], "deletionPolicy": policy}),
         )
-        .await;
+        .await
+        .expect("apply the Group");
     }
     for name in ["reinstall-cleans", "finalizer-removed", "orphaned"] {
         s.wait_ready(name).await;
@@ -108,7 +109,7 @@ async fn helm_uninstall_leaves_groups_with_finalizers_and_each_way_out_works() {
         );
     }
 
-    // Way out 1: remove the finalizer (README's command). The resource goes at once; the
+    // Way out 1: remove the finalizer (the documented command). The resource goes at once; the
     // platform group stays, for a person to delete there or keep.
     kubectl(&[
         "patch",

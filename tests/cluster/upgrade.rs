@@ -17,7 +17,9 @@ async fn helm_upgrade_rolls_without_losing_a_group_change() {
     let s = Scenario::start("ic-upgrade", &["--set", "resyncInterval=1h"]).await;
     let old = s.wait_operator_pods_ready(1).await[0].name_any();
     s.wait_lease_held_by(std::slice::from_ref(&old)).await;
-    s.apply("rolling", json!({"members": ["alice"]})).await;
+    s.apply("rolling", json!({"members": ["alice"]}))
+        .await
+        .expect("apply the Group");
     s.wait_ready("rolling").await;
     s.wait_platform_members("rolling", &["alice"]).await;
 
@@ -69,9 +71,11 @@ async fn helm_upgrade_rolls_without_losing_a_group_change() {
         started.elapsed().as_secs_f64()
     ));
     s.apply("rolling", json!({"members": ["alice", "bob"]}))
-        .await;
+        .await
+        .expect("apply the Group");
     s.apply("during-rollout", json!({"members": ["dave"]}))
-        .await;
+        .await
+        .expect("apply the Group");
 
     // 2. The old Pod is going (it releases the Lease; the new one takes it): change again.
     wait::until(
@@ -93,7 +97,8 @@ async fn helm_upgrade_rolls_without_losing_a_group_change() {
         !upgrade.is_finished()
     ));
     s.apply("rolling", json!({"members": ["alice", "bob", "carol"]}))
-        .await;
+        .await
+        .expect("apply the Group");
 
     upgrade
         .await

@@ -1,7 +1,7 @@
 //! What GitOps tools see: real Group objects from the API server, in each state the operator
 //! puts them in, evaluated by the real kstatus library (what Flux and kpt use; a small Go helper,
-//! hack/tools/kstatus) and by our Argo CD health check (deploy/argocd/health.lua, run by Debian's
-//! Lua the way Argo CD runs it).
+//! hack/tools/kstatus) and by our Argo CD health check (deploy/argocd/health.lua, run on gopher-lua
+//! in Argo CD's sandbox by hack/tools/argocd-health).
 
 use std::process::Stdio;
 
@@ -36,13 +36,19 @@ async fn run_with_input(program: &str, args: &[&str], input: &str) -> String {
 
 /// (kstatus status, Argo CD health) of each object, by name.
 async fn evaluate(objects: &[(String, Value)]) -> Vec<(String, String, String)> {
-    igz_testkit::paths::run_script("build-tools.sh", &["kstatus"]);
-    let kstatus = igz_testkit::paths::hack_path("TOOLS_BIN").join("kstatus");
-    let argocd = igz_testkit::paths::repo_root().join("hack/argocd-health.sh");
+    igz_testkit::paths::run_script("build-tools.sh", &["kstatus", "argocd-health"]);
+    let tools = igz_testkit::paths::hack_path("TOOLS_BIN");
+    let (kstatus, argocd) = (tools.join("kstatus"), tools.join("argocd-health"));
+    let check = igz_testkit::paths::repo_root().join("deploy/argocd/health.lua");
     let list = json!({"apiVersion": "v1", "kind": "List", "items": objects.iter().map(|(_, o)| o).collect::<Vec<_>>()});
     let input = list.to_string();
     let kstatus_out = run_with_input(kstatus.to_str().unwrap(), &[], &input).await;
-    let argocd_out = run_with_input("bash", &[argocd.to_str().unwrap()], &input).await;
+    let argocd_out = run_with_input(
+        argocd.to_str().unwrap(),
+        &["--check", check.to_str().unwrap()],
+        &input,
+    )
+    .await;
     let column = |out: &str, name: &str| {
         out.lines()
             .find(|l| {

@@ -11,9 +11,12 @@ mod envtest;
 mod events;
 mod gitops;
 mod gitops_status;
+#[path = "../common/groups.rs"]
+mod groups;
 mod leader;
 mod outage;
 mod picture;
+mod preflight;
 mod rbac;
 mod readme;
 mod resilience;

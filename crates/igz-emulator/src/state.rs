@@ -22,12 +22,4 @@ impl StateReport {
             .iter()
             .find(|g| g["attributes"]["name"] == name)
     }
-
-    /// How many user groups carry this name (the platform allows one).
-    pub fn user_groups_named(&self, name: &str) -> usize {
-        self.user_groups
-            .iter()
-            .filter(|g| g["attributes"]["name"] == name)
-            .count()
-    }
 }

@@ -185,7 +185,7 @@ mod tests {
         assert!(!b.is_open());
     }
 
-    /// The bound the README states: during an outage the platform sees the `threshold`
+    /// The bound docs/architecture.md states: during an outage the platform sees the `threshold`
     /// failures, the requests already on the wire (at most `max_in_flight`, 8 by default) and one
     /// probe per pause: under 20 requests in the first minute, then 2 a minute.
     #[test]

@@ -37,7 +37,6 @@ pub struct MgmtClient {
 pub(crate) struct Inner {
     pub transport: Transport,
     pub page_size: u32,
-    pub group_side_membership: bool,
     pub job_polling: JobPolling,
     /// What jobs of each kind took lately: when to poll the next one first.
     pub job_pace: JobPace,
@@ -107,7 +106,6 @@ impl MgmtClient {
             inner: Arc::new(Inner {
                 transport,
                 page_size: cfg.page_size,
-                group_side_membership: cfg.group_side_membership,
                 job_polling: cfg.job_polling,
                 job_pace: JobPace::default(),
                 breaker_min_pause: cfg.breaker.min_pause,

@@ -229,9 +229,6 @@ pub struct MgmtConfig {
     pub max_in_flight: usize,
     /// Page size for list routes.
     pub page_size: u32,
-    /// Write a group's membership with one group-side PUT instead of per-user PUTs. Off by
-    /// default: only the user-side route is proven on real systems.
-    pub group_side_membership: bool,
     /// Sent as `User-Agent` with every request, so the platform's logs name the program
     /// (e.g. `igz-operator/0.1.0`). Set it to your program's name and version.
     pub user_agent: String,
@@ -257,7 +254,6 @@ impl MgmtConfig {
             breaker: BreakerPolicy::default(),
             max_in_flight: 8,
             page_size: 100,
-            group_side_membership: false,
             user_agent: concat!("igz-mgmt/", env!("CARGO_PKG_VERSION")).to_owned(),
             observer: Observer::default(),
         }

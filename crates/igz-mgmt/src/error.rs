@@ -224,11 +224,6 @@ impl MgmtError {
         self.status
     }
 
-    /// True for failures that may go away by themselves (unavailable, rate limited, timeouts).
-    pub fn is_transient(&self) -> bool {
-        matches!(self.kind, ErrorKind::Unavailable | ErrorKind::Timeout)
-    }
-
     /// True when the server may have acted on the request although no success was seen.
     pub(crate) fn is_ambiguous(&self) -> bool {
         self.retry == Retry::IfIdempotent

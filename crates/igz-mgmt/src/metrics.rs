@@ -84,24 +84,6 @@ impl MgmtMetrics {
         );
     }
 
-    /// Requests counted so far for one label set (for tests and diagnostics).
-    pub fn requests_sent(
-        &self,
-        connection: &str,
-        method: &str,
-        route: &'static str,
-        status_class: &'static str,
-    ) -> u64 {
-        self.requests
-            .get_or_create(&RequestLabels {
-                connection: connection.to_owned(),
-                method: method.to_owned(),
-                route,
-                status: status_class,
-            })
-            .get()
-    }
-
     /// Login sessions renewed so far by one connection's client.
     pub fn relogins(&self, connection: &str) -> u64 {
         self.relogins
@@ -175,6 +157,25 @@ mod tests {
     use super::*;
     use prometheus_client::encoding::text::encode;
 
+    /// Requests counted so far for one label set.
+    fn requests_sent(
+        metrics: &MgmtMetrics,
+        connection: &str,
+        method: &str,
+        route: &'static str,
+        status: &'static str,
+    ) -> u64 {
+        metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                connection: connection.to_owned(),
+                method: method.to_owned(),
+                route,
+                status,
+            })
+            .get()
+    }
+
     #[test]
     fn exposition_uses_route_templates_and_status_classes() {
         let metrics = MgmtMetrics::default();
@@ -204,7 +205,7 @@ mod tests {
         assert!(text.contains(r#"igz_mgmt_relogins_total{connection="dev"} 1"#));
         for connection in ["prod", "dev"] {
             assert_eq!(
-                metrics.requests_sent(connection, "GET", "/api/user_groups/{id}", "2xx"),
+                requests_sent(&metrics, connection, "GET", "/api/user_groups/{id}", "2xx"),
                 1,
                 "{connection}: each connection counts its own"
             );

@@ -216,26 +216,6 @@ impl MgmtClient {
             .await?;
         Ok(changed)
     }
-
-    /// Replaces a group's members with one group-side PUT. Only when enabled in the settings:
-    /// the user-side route is the one proven on real systems.
-    pub async fn set_group_members(
-        &self,
-        group_id: &str,
-        user_ids: &[String],
-    ) -> Result<(), MgmtError> {
-        if !self.inner.group_side_membership {
-            return Err(MgmtError::new(
-                ErrorKind::Invalid,
-                "PUT /api/user_groups/{id}",
-                "group-side membership writes are disabled in the settings",
-            ));
-        }
-        let body = Outgoing::new("user_group", Map::new()).with_many("users", "user", user_ids);
-        self.send(Request::put(routes::GROUP, &[group_id]).json(&body))
-            .await?;
-        Ok(())
-    }
 }
 
 /// One group's membership to set for a user (the key of its queue).

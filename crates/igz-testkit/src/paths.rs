@@ -1,5 +1,5 @@
-//! Where things are. The shell scripts in `hack/` own the layout (`hack/lib.sh`); Rust code asks
-//! them instead of repeating paths.
+//! Where things are. The shell scripts in `hack/` own the layout (`hack/lib.sh`, the one settings
+//! file); Rust code asks it instead of repeating paths.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -35,13 +35,13 @@ pub fn run_script(script: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The value of `NAME` in the `NAME=value` lines that `hack/paths.sh` prints.
+/// The value of `NAME` in the `NAME=value` lines that `hack/lib.sh` prints when it is run.
 pub fn hack_path(name: &str) -> PathBuf {
     static PATHS: OnceLock<String> = OnceLock::new();
-    let listing = PATHS.get_or_init(|| run_script("paths.sh", &[]));
+    let listing = PATHS.get_or_init(|| run_script("lib.sh", &[]));
     listing
         .lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix('='))
         .map(PathBuf::from)
-        .unwrap_or_else(|| panic!("hack/paths.sh does not print {name}: {listing}"))
+        .unwrap_or_else(|| panic!("hack/lib.sh does not print {name}: {listing}"))
 }

@@ -6,17 +6,17 @@ use std::time::Duration;
 use igz_emulator::{EmulatorConfig, FaultsPatch, RunningEmulator, Seed, SeedProject, SeedUser};
 use igz_mgmt::{self as mgmt, BreakerPolicy, Credentials, MgmtClient, MgmtConfig, RetryPolicy};
 use igz_operator::controller::{self, ReconcileMetrics, Settings, Timing};
-use igz_operator::crd::Group;
 use igz_testkit::emulator::Admin;
 use igz_testkit::envtest;
 use igz_testkit::wait::{self, DEFAULT_DEADLINE as DEADLINE};
-use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+pub use crate::groups::{Groups, condition};
 
 pub const ACCESS_KEY: &str = "e2e-access-key";
 
@@ -192,10 +192,11 @@ impl Operator {
     }
 }
 
+/// Derefs to the test's [`Groups`] (apply, wait for, read the Groups of its namespace).
 pub struct Harness {
     pub client: Client,
     pub ns: String,
-    pub groups: Api<Group>,
+    pub driver: Groups,
     pub emulator: RunningEmulator,
     /// The emulator's admin routes (faults, stats, state).
     pub admin: Admin,
@@ -244,7 +245,7 @@ impl Harness {
         let platform = platform_client(&emulator.base_url(), ACCESS_KEY);
         Self {
             admin: Admin::for_emulator(&emulator),
-            groups: Api::namespaced(client.clone(), &ns),
+            driver: Groups::new(&client, &ns, DEADLINE),
             client,
             ns,
             emulator,
@@ -252,67 +253,6 @@ impl Harness {
             operator: None,
             http: reqwest::Client::new(),
         }
-    }
-
-    /// Server-side applies a Group from its spec (as `kubectl apply` would).
-    pub async fn apply(&self, name: &str, spec: Value) -> Result<Group, kube::Error> {
-        let body = json!({
-            "apiVersion": "igz-operator.io/v1alpha1",
-            "kind": "Group",
-            "metadata": {"name": name},
-            "spec": spec,
-        });
-        self.groups
-            .patch(
-                name,
-                &PatchParams::apply("kubectl").force(),
-                &Patch::Apply(&body),
-            )
-            .await
-    }
-
-    pub async fn delete(&self, name: &str) {
-        self.groups
-            .delete(name, &DeleteParams::default())
-            .await
-            .expect("delete Group");
-    }
-
-    /// Polls the Group until `check` holds; panics with the last state after the deadline.
-    pub async fn wait_for(&self, name: &str, what: &str, check: impl Fn(&Group) -> bool) -> Group {
-        wait::until(&format!("Group {name}: {what}"), DEADLINE, || async {
-            match self.groups.get(name).await {
-                Ok(group) if check(&group) => Ok(group),
-                Ok(group) => Err(format!("{:#?}", group.status)),
-                Err(e) => Err(e.to_string()),
-            }
-        })
-        .await
-    }
-
-    pub async fn wait_ready(&self, name: &str) -> Group {
-        self.wait_for(name, "Ready", |g| {
-            condition(g, "Ready").is_some_and(|c| c.0 == "True")
-        })
-        .await
-    }
-
-    pub async fn wait_reason(&self, name: &str, reason: &str) -> Group {
-        self.wait_for(name, &format!("Ready reason {reason}"), |g| {
-            condition(g, "Ready").is_some_and(|c| c.1 == reason)
-        })
-        .await
-    }
-
-    pub async fn wait_gone(&self, name: &str) {
-        wait::until(&format!("Group {name} gone"), DEADLINE, || async {
-            match self.groups.get(name).await {
-                Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-                Ok(group) => Err(format!("{:#?}", group.status)),
-                Err(e) => Err(e.to_string()),
-            }
-        })
-        .await
     }
 
     /// The platform group with this name, read fresh.
@@ -402,51 +342,6 @@ impl Harness {
         self.admin.set_faults(patch).await;
     }
 
-    /// Reasons of the Events about one Group.
-    pub async fn event_reasons(&self, name: &str) -> Vec<String> {
-        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.ns);
-        let list = events
-            .list(&ListParams::default())
-            .await
-            .expect("list events");
-        list.items
-            .into_iter()
-            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
-            .filter_map(|e| e.reason)
-            .collect()
-    }
-
-    /// Notes of the Events about one Group with this reason.
-    pub async fn event_notes(&self, name: &str, reason: &str) -> Vec<String> {
-        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.ns);
-        let list = events
-            .list(&ListParams::default())
-            .await
-            .expect("list events");
-        list.items
-            .into_iter()
-            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
-            .filter(|e| e.reason.as_deref() == Some(reason))
-            .filter_map(|e| e.note)
-            .collect()
-    }
-
-    pub async fn wait_event(&self, name: &str, reason: &str) {
-        wait::until(
-            &format!("a {reason} Event for Group {name}"),
-            DEADLINE,
-            || async {
-                let reasons = self.event_reasons(name).await;
-                if reasons.iter().any(|r| r == reason) {
-                    Ok(())
-                } else {
-                    Err(format!("{reasons:?}"))
-                }
-            },
-        )
-        .await
-    }
-
     pub async fn stop(mut self) {
         if let Some(op) = self.operator.take() {
             op.stop().await;
@@ -456,13 +351,10 @@ impl Harness {
     }
 }
 
-/// (status, reason, message) of a condition.
-pub fn condition(group: &Group, kind: &str) -> Option<(String, String, String)> {
-    group
-        .status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == kind)
-        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+impl std::ops::Deref for Harness {
+    type Target = Groups;
+
+    fn deref(&self) -> &Groups {
+        &self.driver
+    }
 }

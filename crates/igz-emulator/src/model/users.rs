@@ -6,8 +6,8 @@ use std::time::Instant;
 use uuid::Uuid;
 
 use super::{
-    ALL_USERS, Effect, Id, Model, ModelError, ModelResult, existing_ids, now_rfc3339,
-    validate_name, validate_policies,
+    Effect, Id, Model, ModelError, ModelResult, existing_ids, now_rfc3339, validate_name,
+    validate_policies,
 };
 
 const AUTH_METHODS: [&str; 2] = ["password", "sso"];
@@ -34,12 +34,6 @@ pub struct User {
     pub updated_at: String,
     pub primary_group: Option<Id>,
     pub groups: BTreeSet<Id>,
-}
-
-impl User {
-    pub fn has_password(&self) -> bool {
-        self.password.is_some()
-    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -262,10 +256,5 @@ impl Model {
         self.user_by_name.remove(&username);
         let params = serde_json::json!({ "user_id": id, "username": username }).to_string();
         Ok(self.submit_job("user.delete", params, Effect::Nothing, now))
-    }
-
-    /// The group named [`ALL_USERS`] never loses a member while the member exists.
-    pub fn is_all_users(&self, group: &Id) -> bool {
-        *group == self.all_users || self.groups.get(group).is_some_and(|g| g.name == ALL_USERS)
     }
 }

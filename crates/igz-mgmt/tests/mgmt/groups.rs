@@ -186,35 +186,6 @@ async fn lists_page_through_everything() {
 }
 
 #[tokio::test]
-async fn group_side_membership_is_opt_in() {
-    let env = start().await;
-    let client = env.client();
-    let (alice, bob) = (
-        user_id(&client, "alice").await,
-        user_id(&client, "bob").await,
-    );
-    let group = client
-        .create_group(&new_group("bulk", vec![alice.clone()]))
-        .await
-        .unwrap();
-
-    let err = client
-        .set_group_members(&group.id, std::slice::from_ref(&bob))
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Invalid);
-
-    let mut cfg = env.config(crate::support::access_key());
-    cfg.group_side_membership = true;
-    let bulk = MgmtClient::new(cfg).unwrap();
-    bulk.set_group_members(&group.id, std::slice::from_ref(&bob))
-        .await
-        .unwrap();
-    let group = bulk.get_group(&group.id).await.unwrap().unwrap();
-    assert_eq!(group.member_ids, vec![bob]);
-}
-
-#[tokio::test]
 async fn unknown_access_key_is_unauthorized_without_retries() {
     let env = start().await;
     let cfg = env.config(igz_mgmt::Credentials::AccessKey {

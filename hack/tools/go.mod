@@ -1,9 +1,11 @@
-module igz-operator/hack/tools/kstatus
+module igz-operator/hack/tools
 
-go 1.22.0
+go 1.23
 
 require (
+	github.com/yuin/gopher-lua v1.1.2
 	k8s.io/apimachinery v0.30.1
+	layeh.com/gopher-json v0.0.0-20190114024228-97fed8db8427
 	sigs.k8s.io/cli-utils v0.37.2
 )
 
