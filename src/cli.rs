@@ -21,7 +21,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the controller: watch Group resources and reconcile them against the management API.
     Run(Box<RunArgs>),
-    /// Print the CustomResourceDefinitions (Group, GroupGrant) as YAML (what `make crds` writes
+    /// Print the CustomResourceDefinitions (Group, GroupGrant, PlatformConnection) as YAML (what `make crds` writes
     /// to crds/).
     Crd,
     /// Read the platform's groups and print one Group resource per group (multi-document YAML,

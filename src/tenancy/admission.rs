@@ -28,7 +28,7 @@ use k8s_openapi::api::admissionregistration::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::check::{allowed_policies, allowed_roles};
+use super::check::{allowed_connections, allowed_policies, allowed_roles};
 use super::grant::{CompiledGrant, strength};
 
 /// Name of the policy and of its binding.
@@ -139,6 +139,8 @@ fn meta() -> ObjectMeta {
 const NS: &str = "namespaceObject.metadata.name";
 const LABELS: &str =
     "(has(namespaceObject.metadata.labels) ? namespaceObject.metadata.labels : {})";
+const CONNECTION: &str =
+    "(has(object.spec.connection) ? object.spec.connection : 'default')";
 const GROUP_NAME: &str =
     "(has(object.spec.groupName) ? object.spec.groupName : object.metadata.name)";
 const POLICIES: &str = "(has(object.spec.assignedPolicies) ? object.spec.assignedPolicies : [])";
@@ -155,10 +157,12 @@ const SELECTS: &str = "(g.ml.all(k, k in $LABELS && $LABELS[k] == g.ml[k]) && g.
     e.o == 'Exists' ? (e.k in $LABELS) : !(e.k in $LABELS)))";
 
 /// The first thing grant `g` does not allow, as the sentence `check::violation` gives, or ''.
-/// `g.n` name, `g.np` group name pattern ('' = any), `g.p` policies, `g.pt` their text, `g.r`
-/// role grants (pattern `p`, strength `m`), `g.rt` their text, `g.mp` member pattern ('' = any),
-/// `g.a` allowAdoption.
+/// `g.n` name, `g.c` connections, `g.ct` their text, `g.np` group name pattern ('' = any), `g.p`
+/// policies, `g.pt` their text, `g.r` role grants (pattern `p`, strength `m`), `g.rt` their
+/// text, `g.mp` member pattern ('' = any), `g.a` allowAdoption.
 const WHY: &str = "(\
+    !($CONNECTION in g.c) ? 'namespace \"' + $NS + '\" is not granted connection \"' + \
+    $CONNECTION + '\" (GroupGrant ' + g.n + ' allows: ' + g.ct + ')' : \
     !(g.np == '' || $GROUP_NAME.matches(g.np)) ? 'namespace \"' + $NS + '\" is not granted \
     platform group name \"' + $GROUP_NAME + '\" (GroupGrant ' + g.n + ' allows names matching ' + \
     g.np + ')' : \
@@ -177,6 +181,7 @@ const WHY: &str = "(\
 /// A rule template with what it reads from the request filled in (`$NS`, `$LABELS`, ...).
 fn expand(template: &str) -> String {
     [
+        ("$CONNECTION", CONNECTION),
         ("$GROUP_NAME", GROUP_NAME),
         ("$POLICIES", POLICIES),
         ("$MEMBERS", MEMBERS),
@@ -196,7 +201,7 @@ fn expand(template: &str) -> String {
 /// placeholder that selects nothing keeps the list typed when there is no grant.
 fn grant_list(grants: &[&CompiledGrant]) -> String {
     let mut items = vec![
-        "{'n': dyn(''), 'ml': dyn({'': ''}), 'me': dyn([{'k': dyn(''), 'o': dyn('In'), 'v': dyn([''])}]), \
+        "{'n': dyn(''), 'c': dyn(['']), 'ct': dyn(''), 'ml': dyn({'': ''}), 'me': dyn([{'k': dyn(''), 'o': dyn('In'), 'v': dyn([''])}]), \
          'np': dyn(''), 'p': dyn(['']), 'pt': dyn(''), 'r': dyn([{'p': dyn(''), 'm': dyn(0)}]), \
          'rt': dyn(''), 'mp': dyn(''), 'a': dyn(false)}"
             .to_owned(),
@@ -239,14 +244,18 @@ fn grant_list(grants: &[&CompiledGrant]) -> String {
                 )
             })
             .collect();
+        let connections: Vec<String> = grant.connections.iter().cloned().collect();
         let pattern = |p: &Option<super::grant::Pattern>| {
             cel_string(p.as_ref().map(|p| p.text.as_str()).unwrap_or_default())
         };
         // Every value in `dyn(...)`: a CEL map literal's values must otherwise share one type.
         items.push(format!(
-            "{{'n': dyn({}), 'ml': dyn({{{}}}), 'me': dyn([{}]), 'np': dyn({}), 'p': dyn({}), \
-             'pt': dyn({}), 'r': dyn([{}]), 'rt': dyn({}), 'mp': dyn({}), 'a': dyn({})}}",
+            "{{'n': dyn({}), 'c': dyn({}), 'ct': dyn({}), 'ml': dyn({{{}}}), 'me': dyn([{}]), \
+             'np': dyn({}), 'p': dyn({}), 'pt': dyn({}), 'r': dyn([{}]), 'rt': dyn({}), \
+             'mp': dyn({}), 'a': dyn({})}}",
             cel_string(&grant.name),
+            cel_list(&connections),
+            cel_string(&allowed_connections(grant)),
             match_labels.join(", "),
             match_expressions.join(", "),
             pattern(&grant.group_name),
@@ -336,6 +345,7 @@ mod capacity {
                 match_labels: Some([("tenant".to_owned(), format!("team-{i}"))].into()),
                 ..Default::default()
             },
+            connections: None,
             group_name_pattern: Some(format!("^team-{i}-.*$")),
             tenant_policies: vec![TenantPolicy::Data],
             project_roles: vec![ProjectRoleGrant {

@@ -14,6 +14,8 @@ use crate::plan::PlatformGroup;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
     pub namespace: String,
+    /// The PlatformConnection the Group names (`default` when it names none).
+    pub connection: String,
     pub group_name: String,
     pub policies: Vec<TenantPolicy>,
     pub project_roles: Vec<(String, ProjectRole)>,
@@ -26,6 +28,7 @@ impl Request {
         let spec = &group.spec;
         Request {
             namespace: group.namespace().unwrap_or_default(),
+            connection: group.connection_name().to_owned(),
             group_name: group.effective_group_name(),
             policies: spec.assigned_policies.clone().unwrap_or_default(),
             project_roles: spec
@@ -81,10 +84,17 @@ pub fn check<'g>(
 }
 
 /// The first thing `grant` does not allow in `request`, as a sentence; `None` when it allows all.
-/// The order (name, policies, project roles, members, adoption) is admission's too.
+/// The order (connection, name, policies, project roles, members, adoption) is admission's too.
 pub fn violation(grant: &CompiledGrant, request: &Request) -> Option<String> {
     let ns = &request.namespace;
     let by = &grant.name;
+    if !grant.connections.contains(&request.connection) {
+        return Some(format!(
+            "namespace \"{ns}\" is not granted connection \"{}\" (GroupGrant {by} allows: {})",
+            request.connection,
+            allowed_connections(grant)
+        ));
+    }
     if let Some(pattern) = &grant.group_name
         && !pattern.is_match(&request.group_name)
     {
@@ -193,6 +203,15 @@ fn role_allowed(grant: &CompiledGrant, project: &str, role: ProjectRole) -> bool
         .project_roles
         .iter()
         .any(|(pattern, max)| pattern.is_match(project) && strength(role) <= strength(*max))
+}
+
+/// "default, prod", or "none".
+pub fn allowed_connections(grant: &CompiledGrant) -> String {
+    if grant.connections.is_empty() {
+        return "none".to_owned();
+    }
+    let names: Vec<&str> = grant.connections.iter().map(String::as_str).collect();
+    names.join(", ")
 }
 
 /// "Data, Developer", or "none".

@@ -27,6 +27,7 @@ use crate::support::{ACCESS_KEY, Harness, Operator, condition};
 fn team_grant(namespace: &str) -> GroupGrantSpec {
     GroupGrantSpec {
         namespace_selector: select_namespace(namespace),
+        connections: None,
         group_name_pattern: Some("^a-.*$".into()),
         tenant_policies: vec![TenantPolicy::Data],
         project_roles: vec![ProjectRoleGrant {

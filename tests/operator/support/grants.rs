@@ -21,6 +21,7 @@ pub fn everything_in(namespace: &str) -> GroupGrant {
         namespace,
         GroupGrantSpec {
             namespace_selector: select_namespace(namespace),
+            connections: None,
             group_name_pattern: None,
             tenant_policies: TenantPolicy::ALL.to_vec(),
             project_roles: vec![ProjectRoleGrant {
