@@ -97,7 +97,9 @@ mod tests {
     #[tokio::test]
     async fn serves_metrics_and_probes() {
         let mut registry = Registry::default();
-        MgmtMetrics::default().register(&mut registry);
+        let mgmt = MgmtMetrics::default();
+        mgmt.register(&mut registry);
+        igz_mgmt::RequestObserver::client_built(&mgmt, "default");
         let reconciles = ReconcileMetrics::default();
         reconciles.register(&mut registry);
         reconciles.observe("success", "None", 0.1);
@@ -120,7 +122,10 @@ mod tests {
             body.contains("igz_operator_reconciles_total{outcome=\"success\",reason=\"None\"} 1"),
             "{body}"
         );
-        assert!(body.contains("igz_mgmt_relogins_total 0"), "{body}");
+        assert!(
+            body.contains(r#"igz_mgmt_relogins_total{connection="default"} 0"#),
+            "{body}"
+        );
         assert_eq!(get("/healthz").await.0, 200);
         assert_eq!(
             get("/readyz").await.0,

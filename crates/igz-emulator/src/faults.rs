@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -133,6 +134,8 @@ pub struct FaultControl {
     state: Mutex<State>,
     /// Whether requests are held (see [`Faults::hold`]); waiters watch it.
     held: tokio::sync::watch::Sender<bool>,
+    /// Requests held right now.
+    waiting: Arc<AtomicU64>,
 }
 
 struct State {
@@ -159,6 +162,7 @@ impl FaultControl {
     pub fn new(faults: Faults) -> Self {
         Self {
             held: tokio::sync::watch::Sender::new(faults.hold),
+            waiting: Arc::default(),
             state: Mutex::new(State {
                 script: faults.script.iter().cloned().collect(),
                 limiter: limiter_for(faults.rate_limit_rps),
@@ -193,8 +197,25 @@ impl FaultControl {
     /// Returns once requests are not held (at once when they are not).
     pub async fn released(&self) {
         let mut held = self.held.subscribe();
+        if !*held.borrow_and_update() {
+            return;
+        }
+        // Counted while waiting; the guard also uncounts a request whose connection is dropped.
+        struct Waiting(Arc<AtomicU64>);
+        impl Drop for Waiting {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let _waiting = Waiting(self.waiting.clone());
         // The sender lives as long as `self`: waiting cannot fail.
         let _ = held.wait_for(|held| !*held).await;
+    }
+
+    /// Requests held right now.
+    pub fn waiting(&self) -> u64 {
+        self.waiting.load(Ordering::Relaxed)
     }
 
     /// Decides the fate of one request to `route` (`METHOD /template`); also returns the

@@ -80,6 +80,7 @@ impl Stats {
             writes_total: self.writes_total.load(Ordering::Relaxed),
             unauthorized: self.unauthorized.load(Ordering::Relaxed),
             unauthorized_writes: self.unauthorized_writes.load(Ordering::Relaxed),
+            held: 0,
             faults: FaultCounts {
                 rate_limited: self.rate_limited.load(Ordering::Relaxed),
                 errors_injected: self.errors_injected.load(Ordering::Relaxed),
@@ -107,6 +108,9 @@ pub struct StatsReport {
     /// changed anything.
     #[serde(default)]
     pub unauthorized_writes: u64,
+    /// Requests held right now by the `hold` fault (a gauge, not a count since the reset).
+    #[serde(default)]
+    pub held: u64,
     pub faults: FaultCounts,
     /// `METHOD /route/{template}` -> requests received.
     pub routes: BTreeMap<String, u64>,

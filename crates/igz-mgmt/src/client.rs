@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::batch::Batcher;
-use super::config::{JobPolling, MgmtConfig, RoleBatching};
+use super::config::{Credentials, JobPolling, MgmtConfig, RoleBatching};
 use super::error::MgmtError;
 use super::jobs::JobPace;
 use super::jsonapi::{Document, Keep, Resource, decode};
@@ -25,8 +25,10 @@ const MAX_PAGES: u32 = 10_000;
 /// Per-item GETs in flight at once when a list route ignored `include`.
 pub(crate) const FALLBACK_CONCURRENCY: usize = 4;
 
-/// The management API client. Cheap to clone; clones share connections, the rate limiter,
-/// the login session and the queues of changes to one platform object.
+/// The management API client for one platform connection. Cheap to clone; clones share
+/// connections, the rate limiter, the circuit breaker, the credentials and login session, and
+/// the queues of changes to one platform object. Separate clients (`MgmtClient::new` twice)
+/// share nothing: one platform's outage or credentials never touch another's client.
 #[derive(Clone)]
 pub struct MgmtClient {
     pub(crate) inner: Arc<Inner>,
@@ -95,9 +97,11 @@ pub(crate) struct Listing<A> {
 
 impl MgmtClient {
     /// Builds the HTTP client (TLS settings, timeouts), the rate limiter and the auth state.
-    /// No request is sent; call [`MgmtClient::verify`] to check the credentials.
+    /// No request is sent; call [`MgmtClient::verify`] or [`MgmtClient::probe`] to check the
+    /// credentials.
     pub fn new(cfg: MgmtConfig) -> Result<Self, MgmtError> {
         let transport = Transport::new(&cfg)?;
+        cfg.observer.client_built(&cfg.connection);
         let retry_backoff = cfg.retry.backoff();
         Ok(Self {
             inner: Arc::new(Inner {
@@ -121,6 +125,30 @@ impl MgmtClient {
     /// The platform endpoint this client talks to.
     pub fn endpoint(&self) -> &Url {
         self.inner.transport.base_url()
+    }
+
+    /// The connection name this client was built with (its metrics' `connection` label).
+    pub fn connection(&self) -> &str {
+        self.inner.transport.connection()
+    }
+
+    /// Uses `credentials` for every request from now on, in every clone of this client.
+    /// Requests already on their way finish with the credentials they started with; one of them
+    /// that the platform refuses (401, 403) is sent once more with the new ones, so a rotation
+    /// fails no call. A login session of the old credentials is not used again. The same
+    /// credentials as those in use change nothing (the login session is kept). Credentials that
+    /// cannot be sent at all (empty, or not valid in an HTTP header) are refused, and the ones
+    /// in use stay.
+    pub fn replace_credentials(&self, credentials: Credentials) -> Result<(), MgmtError> {
+        let auth = self.inner.transport.auth();
+        if auth.replace(credentials)? {
+            tracing::info!(
+                connection = self.connection(),
+                generation = auth.generation(),
+                "management API credentials replaced"
+            );
+        }
+        Ok(())
     }
 
     /// Checks the credentials and tells whom they belong to.

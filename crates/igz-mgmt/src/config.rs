@@ -12,7 +12,8 @@ pub use super::breaker::BreakerPolicy;
 use super::error::{ErrorKind, MgmtError};
 use super::observer::Observer;
 
-/// How the operator proves who it is.
+/// How the client proves who it is. Replaceable at run time
+/// ([`MgmtClient::replace_credentials`](crate::MgmtClient::replace_credentials)).
 #[derive(Debug, Clone)]
 pub enum Credentials {
     /// A control-plane access key, sent as the `session` cookie; with a username the vendor SDK
@@ -21,11 +22,63 @@ pub enum Credentials {
         username: Option<String>,
         key: SecretString,
     },
-    /// Username and password exchanged for a session cookie; re-login once on 401.
+    /// Username and password exchanged for a session cookie; the session is renewed when the
+    /// platform ends it (401).
     Login {
         username: String,
         password: SecretString,
     },
+}
+
+impl Credentials {
+    /// Whether both are the same credentials (secrets compared too).
+    pub fn same_as(&self, other: &Credentials) -> bool {
+        use secrecy::ExposeSecret as _;
+        match (self, other) {
+            (
+                Credentials::AccessKey { username, key },
+                Credentials::AccessKey {
+                    username: u2,
+                    key: k2,
+                },
+            ) => username == u2 && key.expose_secret() == k2.expose_secret(),
+            (
+                Credentials::Login { username, password },
+                Credentials::Login {
+                    username: u2,
+                    password: p2,
+                },
+            ) => username == u2 && password.expose_secret() == p2.expose_secret(),
+            _ => false,
+        }
+    }
+
+    /// Checks what can be checked without the platform.
+    pub(crate) fn validate(&self) -> Result<(), MgmtError> {
+        use secrecy::ExposeSecret as _;
+        let invalid = |msg: &str| {
+            Err(MgmtError::new(
+                ErrorKind::Invalid,
+                "management API credentials",
+                msg,
+            ))
+        };
+        match self {
+            Credentials::Login { username, .. } if username.is_empty() => {
+                invalid("login needs a username")
+            }
+            Credentials::Login { password, .. } if password.expose_secret().is_empty() => {
+                invalid("login needs a password")
+            }
+            Credentials::AccessKey { key, .. } if key.expose_secret().is_empty() => {
+                invalid("the access key is empty")
+            }
+            Credentials::AccessKey {
+                username: Some(u), ..
+            } if u.is_empty() => invalid("an access key's username, when given, must not be empty"),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Bounded exponential backoff with jitter for retryable failures.
@@ -152,6 +205,10 @@ impl Default for RoleBatching {
 /// Everything the client needs to reach and use the management API.
 #[derive(Debug, Clone)]
 pub struct MgmtConfig {
+    /// The name of this platform connection (e.g. `default`, `prod`): the `connection` label of
+    /// the client's metrics and a field of its log lines, so that one process can talk to
+    /// several platforms and tell them apart.
+    pub connection: String,
     /// Base URL of the dashboard, e.g. `https://datanode-dashboard.default-tenant.svc.cluster.local`.
     pub base_url: Url,
     pub credentials: Credentials,
@@ -186,6 +243,7 @@ impl MgmtConfig {
     /// Settings with defaults for everything but the endpoint and the credentials.
     pub fn new(base_url: Url, credentials: Credentials) -> Self {
         Self {
+            connection: "default".to_owned(),
             base_url,
             credentials,
             ca_bundle_pem: None,
@@ -225,15 +283,10 @@ impl MgmtConfig {
         if self.page_size == 0 {
             return invalid("page size must be at least 1");
         }
-        match &self.credentials {
-            Credentials::Login { username, .. } if username.is_empty() => {
-                invalid("login needs a username")
-            }
-            Credentials::AccessKey {
-                username: Some(u), ..
-            } if u.is_empty() => invalid("an access key's username, when given, must not be empty"),
-            _ => Ok(()),
+        if self.connection.is_empty() {
+            return invalid("the connection name must not be empty");
         }
+        self.credentials.validate()
     }
 }
 

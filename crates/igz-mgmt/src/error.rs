@@ -35,6 +35,20 @@ pub(crate) enum Retry {
     IfIdempotent,
 }
 
+/// Why a request got no answer at all, as far as the HTTP stack tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NoAnswer {
+    /// TLS failed: the handshake, the server's certificate, or our TLS settings (CA bundle).
+    Tls,
+    /// No connection: DNS, refused, unreachable.
+    Connect,
+    Timeout,
+    /// Held back by the open breaker: the platform has been failing.
+    HeldBack,
+    /// The connection broke while the request or its answer was on the wire.
+    Other,
+}
+
 /// A management API failure. Its text never contains credentials: requests are described by
 /// method and route template, and response bodies are reduced to the server's error details.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -49,6 +63,47 @@ pub struct MgmtError {
     /// The answer to an earlier attempt of the same call was lost: whatever this error says,
     /// the server may have acted on the call.
     answer_lost: bool,
+    /// Set when the request got no HTTP answer (or could not be sent): why.
+    no_answer: Option<NoAnswer>,
+}
+
+/// What a failure says about the connection to the platform, for a health report: the reason of
+/// a `Ready=False` condition. See [`MgmtError::health`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HealthProblem {
+    /// No answer: the platform cannot be reached (DNS, connection refused, timeouts), answers
+    /// only with gateway errors, or has failed so often that requests are held back.
+    Unreachable,
+    /// TLS failed: the server's certificate is not trusted or does not match, or the CA bundle
+    /// is unusable.
+    TlsError,
+    /// The platform refused the credentials (401): unknown, revoked or expired access key, wrong
+    /// username or password.
+    CredentialsInvalid,
+    /// The credentials are valid but not allowed to do this (403).
+    PermissionDenied,
+    /// Anything else: an answer the client does not understand, a refusal of the request itself.
+    Other,
+}
+
+impl HealthProblem {
+    /// The condition reason: `Unreachable`, `TLSError`, `CredentialsInvalid`,
+    /// `PermissionDenied` or `PlatformError`.
+    pub fn reason(self) -> &'static str {
+        match self {
+            HealthProblem::Unreachable => "Unreachable",
+            HealthProblem::TlsError => "TLSError",
+            HealthProblem::CredentialsInvalid => "CredentialsInvalid",
+            HealthProblem::PermissionDenied => "PermissionDenied",
+            HealthProblem::Other => "PlatformError",
+        }
+    }
+}
+
+impl std::fmt::Display for HealthProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.reason())
+    }
 }
 
 /// Longest server-provided detail kept in an error, so a misbehaving server cannot flood logs.
@@ -68,6 +123,15 @@ impl MgmtError {
             retry: Retry::Never,
             retry_after: None,
             answer_lost: false,
+            no_answer: None,
+        }
+    }
+
+    /// TLS settings that cannot work (an unusable CA bundle).
+    pub(crate) fn tls_settings(message: impl Into<String>) -> Self {
+        Self {
+            no_answer: Some(NoAnswer::Tls),
+            ..Self::new(ErrorKind::Invalid, "management API settings", message)
         }
     }
 
@@ -103,15 +167,21 @@ impl MgmtError {
     /// An error for a request that got no HTTP answer.
     pub(crate) fn from_transport(context: impl Into<String>, err: &reqwest::Error) -> Self {
         // A connection that was never established cannot have reached the server.
-        let (kind, retry) = if err.is_connect() {
-            (ErrorKind::Unavailable, Retry::Always)
+        let (kind, retry, why) = if err.is_connect() {
+            let why = if is_tls_failure(err) {
+                NoAnswer::Tls
+            } else {
+                NoAnswer::Connect
+            };
+            (ErrorKind::Unavailable, Retry::Always, why)
         } else if err.is_timeout() {
-            (ErrorKind::Timeout, Retry::IfIdempotent)
+            (ErrorKind::Timeout, Retry::IfIdempotent, NoAnswer::Timeout)
         } else {
-            (ErrorKind::Unavailable, Retry::IfIdempotent)
+            (ErrorKind::Unavailable, Retry::IfIdempotent, NoAnswer::Other)
         };
         Self {
             retry,
+            no_answer: Some(why),
             ..Self::new(kind, context, describe_chain(err))
         }
     }
@@ -119,14 +189,17 @@ impl MgmtError {
     /// A request not sent because the breaker is open (the platform has been failing). Definite:
     /// nothing reached the platform, and retrying before the next probe is pointless.
     pub(crate) fn held_back(context: impl Into<String>, next_probe: Duration) -> Self {
-        Self::new(
-            ErrorKind::Unavailable,
-            context,
-            format!(
-                "not sent: the management API has been failing, so requests are held back; it is checked again in {:.1}s",
-                next_probe.as_secs_f64()
-            ),
-        )
+        Self {
+            no_answer: Some(NoAnswer::HeldBack),
+            ..Self::new(
+                ErrorKind::Unavailable,
+                context,
+                format!(
+                    "not sent: the management API has been failing, so requests are held back; it is checked again in {:.1}s",
+                    next_probe.as_secs_f64()
+                ),
+            )
+        }
     }
 
     pub(crate) fn decode(
@@ -179,6 +252,86 @@ impl MgmtError {
     pub(crate) fn retry_after(&self) -> Option<Duration> {
         self.retry_after
     }
+
+    /// What this failure says about the connection to the platform.
+    pub fn health(&self) -> HealthProblem {
+        match (self.no_answer, self.status) {
+            (Some(NoAnswer::Tls), _) => HealthProblem::TlsError,
+            (Some(_), _) => HealthProblem::Unreachable,
+            (None, Some(401)) => HealthProblem::CredentialsInvalid,
+            (None, Some(403)) => HealthProblem::PermissionDenied,
+            (None, Some(502..=504)) => HealthProblem::Unreachable,
+            _ => HealthProblem::Other,
+        }
+    }
+
+    /// One sentence on what is wrong and what to fix, for a condition message: the failure
+    /// itself (route and status, or the network's cause; never a credential) and the fix.
+    /// `endpoint` is the platform URL the client talks to (see `MgmtClient::endpoint`).
+    pub fn health_message(&self, endpoint: &url::Url) -> String {
+        let what = self.to_string();
+        let at = endpoint_text(endpoint);
+        match self.health() {
+            HealthProblem::TlsError if self.kind == ErrorKind::Invalid => format!(
+                "The TLS settings are unusable ({what}). Give a CA bundle of PEM certificates."
+            ),
+            HealthProblem::TlsError => format!(
+                "TLS with {at} failed ({what}). If the platform's certificate comes from a \
+                 private CA, add that CA to the CA bundle; check that the URL names a host the \
+                 certificate is for, and that the endpoint serves HTTPS at all."
+            ),
+            HealthProblem::Unreachable => format!(
+                "The management API at {at} does not answer ({what}). Check the URL, DNS and \
+                 network policies between the operator and the platform, and that the platform \
+                 is up."
+            ),
+            HealthProblem::CredentialsInvalid => format!(
+                "The platform at {at} refused the credentials ({what}). The access key is \
+                 unknown, revoked or expired, or the username or password is wrong: put valid \
+                 credentials in the Secret."
+            ),
+            HealthProblem::PermissionDenied => format!(
+                "The platform at {at} accepts the credentials but does not allow this ({what}). \
+                 Give the platform user they act as a tenant-management policy that allows it \
+                 (e.g. IT Admin), or use another user's credentials."
+            ),
+            HealthProblem::Other if self.kind == ErrorKind::Decode || self.status == Some(404) => {
+                format!(
+                    "{at} does not answer like the Iguazio management API ({what}). Check that \
+                     the URL is the platform dashboard's, without a path."
+                )
+            }
+            HealthProblem::Other => format!("The management API at {at} failed: {what}."),
+        }
+    }
+}
+
+/// Scheme, host and port of the endpoint: never a path, a query or user info.
+fn endpoint_text(endpoint: &url::Url) -> String {
+    match (endpoint.host_str(), endpoint.port()) {
+        (Some(host), Some(port)) => format!("{}://{host}:{port}", endpoint.scheme()),
+        (Some(host), None) => format!("{}://{host}", endpoint.scheme()),
+        _ => "the endpoint".to_owned(),
+    }
+}
+
+/// Whether TLS is why a connection failed: a `rustls` error anywhere in the chain (also inside
+/// an `io::Error`, whose `source` skips the error it wraps).
+fn is_tls_failure(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && let Some(inner) = io.get_ref()
+            && is_tls_failure(inner)
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// Maps a status to its kind and to whether sending the request again can help.
@@ -340,5 +493,59 @@ mod tests {
         );
         assert_eq!(err.kind(), ErrorKind::Decode);
         assert!(err.to_string().contains("`data.attributes.gid`"));
+    }
+
+    #[test]
+    fn health_follows_the_status_and_never_leaks_the_endpoint_path() {
+        let endpoint =
+            url::Url::parse("https://user:pw@dash.example:8443/secret-path?k=v").unwrap();
+        let cases = [
+            (
+                401,
+                HealthProblem::CredentialsInvalid,
+                "refused the credentials",
+            ),
+            (403, HealthProblem::PermissionDenied, "does not allow this"),
+            (502, HealthProblem::Unreachable, "does not answer"),
+            (503, HealthProblem::Unreachable, "does not answer"),
+            (504, HealthProblem::Unreachable, "does not answer"),
+            (
+                404,
+                HealthProblem::Other,
+                "does not answer like the Iguazio management API",
+            ),
+            (500, HealthProblem::Other, "failed"),
+            (409, HealthProblem::Other, "failed"),
+        ];
+        for (status, problem, says) in cases {
+            let err = MgmtError::from_status(
+                "POST /api/sessions/verifications/planes/any/internal",
+                status,
+                b"",
+                None,
+            );
+            assert_eq!(err.health(), problem, "{status}");
+            let message = err.health_message(&endpoint);
+            assert!(message.contains(says), "{status}: {message}");
+            assert!(message.contains("https://dash.example:8443"), "{message}");
+            for hidden in ["secret-path", "k=v", "pw", "user:"] {
+                assert!(!message.contains(hidden), "{status}: {message}");
+            }
+        }
+        assert_eq!(HealthProblem::TlsError.reason(), "TLSError");
+        assert_eq!(HealthProblem::Other.to_string(), "PlatformError");
+    }
+
+    #[test]
+    fn health_of_failures_without_an_answer() {
+        let endpoint = url::Url::parse("https://dash.example").unwrap();
+        let held = MgmtError::held_back("GET /api/user_groups", Duration::from_secs(3));
+        assert_eq!(held.health(), HealthProblem::Unreachable);
+        let ca = MgmtError::tls_settings("the CA bundle holds no certificate");
+        assert_eq!(ca.health(), HealthProblem::TlsError);
+        assert!(ca.health_message(&endpoint).contains("CA bundle"));
+        let decode = MgmtError::decode("GET /api/user_groups", "data", "expected a list");
+        assert_eq!(decode.health(), HealthProblem::Other);
+        assert!(decode.health_message(&endpoint).contains("dashboard"));
     }
 }

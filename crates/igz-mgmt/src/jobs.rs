@@ -109,8 +109,16 @@ impl MgmtClient {
             }
             tokio::time::sleep(delay).await;
             polls += 1;
-            let doc: Document<Resource<JobAttributes>> =
-                self.fetch(Request::get(routes::JOB, &[job_id])).await?;
+            let doc: Document<Resource<JobAttributes>> = self
+                .fetch(Request::get(routes::JOB, &[job_id]))
+                .await
+                .map_err(|e| match e.kind() {
+                    // The write behind the job was accepted: a refusal of its poll (credentials
+                    // revoked meanwhile) says nothing of how it ended, so it is no definite
+                    // failure either.
+                    ErrorKind::Unauthorized => e.after_lost_answer(),
+                    _ => e,
+                })?;
             let outcome = job_outcome(&doc.data.attributes);
             if outcome != JobOutcome::Running {
                 let seen = if polls == 1 {

@@ -20,6 +20,7 @@ mod jsonapi;
 mod metrics;
 mod model;
 mod observer;
+mod probe;
 mod projects;
 mod routes;
 mod transport;
@@ -30,11 +31,11 @@ pub use config::{
     BreakerPolicy, Credentials, JobPolling, MgmtConfig, RateLimit, RetryPolicy, RoleBatching,
     in_cluster_endpoint, resolve_endpoint,
 };
-pub use error::{ErrorKind, MgmtError};
+pub use error::{ErrorKind, HealthProblem, MgmtError};
 #[cfg(feature = "prometheus")]
 pub use metrics::MgmtMetrics;
 pub use model::{
-    AuthorizationRole, NewUserGroup, Project, ProjectRole, SessionInfo, User, UserGroup,
-    UserGroupPatch,
+    AuthorizationRole, NewUserGroup, PlatformIdentity, Project, ProjectRole, SessionInfo, User,
+    UserGroup, UserGroupPatch,
 };
 pub use observer::{Observer, RequestObserver};

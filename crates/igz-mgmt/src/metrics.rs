@@ -1,5 +1,6 @@
-//! Prometheus metrics for management API traffic (feature `prometheus`). Labels are bounded: method, route template
-//! and status class; never an object id or name.
+//! Prometheus metrics for management API traffic (feature `prometheus`). Labels are bounded:
+//! the client's connection name, method, route template and status class; never an object id or
+//! name. One `MgmtMetrics` serves every client of a process, each under its own `connection`.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -11,6 +12,7 @@ use crate::observer::RequestObserver;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
+    pub connection: String,
     pub method: String,
     pub route: &'static str,
     /// `2xx`, `4xx`, `5xx`, ... or `error` when no answer arrived.
@@ -19,8 +21,14 @@ pub struct RequestLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RetryLabels {
+    pub connection: String,
     pub method: String,
     pub route: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConnectionLabels {
+    pub connection: String,
 }
 
 type LatencyFamily = Family<RequestLabels, Histogram, fn() -> Histogram>;
@@ -31,7 +39,7 @@ pub struct MgmtMetrics {
     requests: Family<RequestLabels, Counter>,
     latency: LatencyFamily,
     retries: Family<RetryLabels, Counter>,
-    relogins: Counter,
+    relogins: Family<ConnectionLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -45,7 +53,7 @@ impl Default for MgmtMetrics {
             requests: Family::default(),
             latency: Family::new_with_constructor(latency_histogram),
             retries: Family::default(),
-            relogins: Counter::default(),
+            relogins: Family::default(),
         }
     }
 }
@@ -56,22 +64,22 @@ impl MgmtMetrics {
         let sub = registry.sub_registry_with_prefix("igz_mgmt");
         sub.register(
             "requests",
-            "Management API requests sent, by method, route template and status class",
+            "Management API requests sent, by connection, method, route template and status class",
             self.requests.clone(),
         );
         sub.register(
             "request_duration_seconds",
-            "Management API request latency, by method, route template and status class",
+            "Management API request latency, by connection, method, route template and status class",
             self.latency.clone(),
         );
         sub.register(
             "retries",
-            "Management API requests retried after a transient failure",
+            "Management API requests retried after a transient failure, by connection",
             self.retries.clone(),
         );
         sub.register(
             "relogins",
-            "Session re-logins after a 401",
+            "Login sessions renewed after the platform ended them (401), by connection",
             self.relogins.clone(),
         );
     }
@@ -79,23 +87,42 @@ impl MgmtMetrics {
     /// Requests counted so far for one label set (for tests and diagnostics).
     pub fn requests_sent(
         &self,
+        connection: &str,
         method: &str,
         route: &'static str,
         status_class: &'static str,
     ) -> u64 {
         self.requests
             .get_or_create(&RequestLabels {
+                connection: connection.to_owned(),
                 method: method.to_owned(),
                 route,
                 status: status_class,
             })
             .get()
     }
+
+    /// Login sessions renewed so far by one connection's client.
+    pub fn relogins(&self, connection: &str) -> u64 {
+        self.relogins
+            .get_or_create(&ConnectionLabels {
+                connection: connection.to_owned(),
+            })
+            .get()
+    }
 }
 
 impl RequestObserver for MgmtMetrics {
-    fn request(&self, method: &str, route: &'static str, status: Option<u16>, seconds: f64) {
+    fn request(
+        &self,
+        connection: &str,
+        method: &str,
+        route: &'static str,
+        status: Option<u16>,
+        seconds: f64,
+    ) {
         let labels = RequestLabels {
+            connection: connection.to_owned(),
             method: method.to_owned(),
             route,
             status: status_class(status),
@@ -104,17 +131,30 @@ impl RequestObserver for MgmtMetrics {
         self.latency.get_or_create(&labels).observe(seconds);
     }
 
-    fn retry(&self, method: &str, route: &'static str) {
+    fn retry(&self, connection: &str, method: &str, route: &'static str) {
         self.retries
             .get_or_create(&RetryLabels {
+                connection: connection.to_owned(),
                 method: method.to_owned(),
                 route,
             })
             .inc();
     }
 
-    fn relogin(&self) {
-        self.relogins.inc();
+    fn relogin(&self, connection: &str) {
+        self.relogins
+            .get_or_create(&ConnectionLabels {
+                connection: connection.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Shows the connection's re-login count at zero before anything happens, so that dashboards
+    /// and alerts see the connection from the start.
+    fn client_built(&self, connection: &str) {
+        let _ = self.relogins.get_or_create(&ConnectionLabels {
+            connection: connection.to_owned(),
+        });
     }
 }
 
@@ -140,26 +180,35 @@ mod tests {
         let metrics = MgmtMetrics::default();
         let mut registry = Registry::default();
         metrics.register(&mut registry);
-        metrics.request("GET", "/api/user_groups/{id}", Some(404), 0.01);
-        metrics.request("GET", "/api/user_groups/{id}", Some(200), 0.02);
-        metrics.request("POST", "/api/user_groups", None, 0.5);
-        metrics.retry("POST", "/api/user_groups");
+        metrics.request("prod", "GET", "/api/user_groups/{id}", Some(404), 0.01);
+        metrics.request("prod", "GET", "/api/user_groups/{id}", Some(200), 0.02);
+        metrics.request("dev", "GET", "/api/user_groups/{id}", Some(200), 0.02);
+        metrics.request("prod", "POST", "/api/user_groups", None, 0.5);
+        metrics.retry("prod", "POST", "/api/user_groups");
+        metrics.client_built("idle");
+        metrics.relogin("dev");
 
         let mut text = String::new();
         encode(&mut text, &registry).unwrap();
         assert!(text.contains(
-            r#"igz_mgmt_requests_total{method="GET",route="/api/user_groups/{id}",status="4xx"} 1"#
-        ));
+            r#"igz_mgmt_requests_total{connection="prod",method="GET",route="/api/user_groups/{id}",status="4xx"} 1"#
+        ), "{text}");
         assert!(text.contains(
-            r#"igz_mgmt_requests_total{method="POST",route="/api/user_groups",status="error"} 1"#
+            r#"igz_mgmt_requests_total{connection="prod",method="POST",route="/api/user_groups",status="error"} 1"#
         ));
         assert!(text.contains("igz_mgmt_request_duration_seconds_bucket"));
-        assert!(
-            text.contains(r#"igz_mgmt_retries_total{method="POST",route="/api/user_groups"} 1"#)
-        );
-        assert_eq!(
-            metrics.requests_sent("GET", "/api/user_groups/{id}", "2xx"),
-            1
-        );
+        assert!(text.contains(
+            r#"igz_mgmt_retries_total{connection="prod",method="POST",route="/api/user_groups"} 1"#
+        ));
+        assert!(text.contains(r#"igz_mgmt_relogins_total{connection="idle"} 0"#));
+        assert!(text.contains(r#"igz_mgmt_relogins_total{connection="dev"} 1"#));
+        for connection in ["prod", "dev"] {
+            assert_eq!(
+                metrics.requests_sent(connection, "GET", "/api/user_groups/{id}", "2xx"),
+                1,
+                "{connection}: each connection counts its own"
+            );
+        }
+        assert_eq!(metrics.relogins("prod"), 0);
     }
 }

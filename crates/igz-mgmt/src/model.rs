@@ -137,6 +137,19 @@ pub struct SessionInfo {
     pub tenant_id: String,
 }
 
+/// What one probe learned about the platform and the credentials in use (see
+/// [`MgmtClient::probe`](crate::MgmtClient::probe)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformIdentity {
+    /// The platform user the credentials act as.
+    pub username: String,
+    pub tenant_id: String,
+    /// The platform's version (e.g. `3.6.0`), when it tells it.
+    pub platform_version: Option<String>,
+    /// When the access key in use expires, when the platform tells it (never for a login).
+    pub credentials_expire: Option<jiff::Timestamp>,
+}
+
 // ---- attribute shapes on the wire ----
 
 #[derive(Debug, Default, Deserialize)]
@@ -180,6 +193,25 @@ pub(crate) struct JobAttributes {
     pub state: String,
     #[serde(default, deserialize_with = "nullable")]
     pub result: String,
+}
+
+/// `data.attributes` of the version route.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct VersionAttributes {
+    #[serde(default, deserialize_with = "nullable")]
+    pub external: String,
+}
+
+/// What the client reads of an access key (the SDK's `AccessKey`): its lifetime. Kept as raw
+/// JSON and read leniently, since platforms differ in how they write times.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct AccessKeyAttributes {
+    #[serde(default)]
+    pub expires_at: serde_json::Value,
+    #[serde(default)]
+    pub ttl: serde_json::Value,
+    #[serde(default)]
+    pub created_at: serde_json::Value,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -5,14 +5,26 @@
 use std::sync::Arc;
 
 /// Told about every request the client sends, every retry and every re-login. Labels are
-/// bounded: a method, a route template (`/api/user_groups/{id}`) and a status, never an id.
+/// bounded: the client's connection name ([`MgmtConfig::connection`](crate::MgmtConfig)), a
+/// method, a route template (`/api/user_groups/{id}`) and a status, never an id. One observer
+/// may serve the clients of several connections.
 pub trait RequestObserver: Send + Sync + 'static {
     /// One request got an answer (`status`) or none (`None`) after `seconds`.
-    fn request(&self, _method: &str, _route: &'static str, _status: Option<u16>, _seconds: f64) {}
+    fn request(
+        &self,
+        _connection: &str,
+        _method: &str,
+        _route: &'static str,
+        _status: Option<u16>,
+        _seconds: f64,
+    ) {
+    }
     /// A failed request is about to be sent again.
-    fn retry(&self, _method: &str, _route: &'static str) {}
+    fn retry(&self, _connection: &str, _method: &str, _route: &'static str) {}
     /// The login session expired and was renewed.
-    fn relogin(&self) {}
+    fn relogin(&self, _connection: &str) {}
+    /// A client for `connection` was built (its series can be shown at zero from now on).
+    fn client_built(&self, _connection: &str) {}
 }
 
 /// A shareable observer, or none. Debug-printable, so settings can be logged whole.
@@ -26,25 +38,32 @@ impl Observer {
 
     pub(crate) fn request(
         &self,
+        connection: &str,
         method: &str,
         route: &'static str,
         status: Option<u16>,
         seconds: f64,
     ) {
         if let Some(o) = &self.0 {
-            o.request(method, route, status, seconds);
+            o.request(connection, method, route, status, seconds);
         }
     }
 
-    pub(crate) fn retry(&self, method: &str, route: &'static str) {
+    pub(crate) fn retry(&self, connection: &str, method: &str, route: &'static str) {
         if let Some(o) = &self.0 {
-            o.retry(method, route);
+            o.retry(connection, method, route);
         }
     }
 
-    pub(crate) fn relogin(&self) {
+    pub(crate) fn relogin(&self, connection: &str) {
         if let Some(o) = &self.0 {
-            o.relogin();
+            o.relogin(connection);
+        }
+    }
+
+    pub(crate) fn client_built(&self, connection: &str) {
+        if let Some(o) = &self.0 {
+            o.client_built(connection);
         }
     }
 }

@@ -11,3 +11,5 @@ pub(crate) const PROJECTS: &str = "/api/projects";
 pub(crate) const PROJECT: &str = "/api/projects/{id}";
 pub(crate) const ASYNC_TRANSACTIONS: &str = "/api/async_transactions";
 pub(crate) const JOB: &str = "/api/jobs/{id}";
+pub(crate) const ACCESS_KEYS: &str = "/api/access_keys";
+pub(crate) const VERSION: &str = "/api/tunnel/{tunnel}/external_versions/{node}";

@@ -1,5 +1,6 @@
-//! The one place that sends a request: rate limit, authentication (with one re-login on 401),
-//! bounded retries with jittered backoff, a tracing span, metrics and error mapping.
+//! The one place that sends a request: rate limit, authentication (a request refused with
+//! credentials replaced since, or on a login session that ended, is sent once more), bounded
+//! retries with jittered backoff, a tracing span, metrics and error mapping.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -14,7 +15,7 @@ use serde::Serialize;
 use tracing::Instrument as _;
 use url::Url;
 
-use super::auth::Auth;
+use super::auth::{Auth, Sent};
 use super::breaker::{Admit, Breaker, Health, Transition};
 use super::config::{MgmtConfig, RetryPolicy};
 use super::error::{ErrorKind, MgmtError};
@@ -138,6 +139,8 @@ pub(crate) struct Response {
 pub(crate) struct Transport {
     http: reqwest::Client,
     base: Url,
+    /// The connection's name, in log lines and metrics.
+    connection: String,
     limiter: DefaultDirectRateLimiter,
     /// Requests on the wire at once; a slow platform gets fewer new ones.
     in_flight: tokio::sync::Semaphore,
@@ -163,10 +166,13 @@ impl Transport {
             // A redirect could carry our cookie elsewhere; the API never needs one.
             .redirect(reqwest::redirect::Policy::none());
         if let Some(pem) = &cfg.ca_bundle_pem {
-            let certs = Certificate::from_pem_bundle(pem)
-                .map_err(|e| settings_error(format!("invalid CA bundle: {e}")))?;
+            let certs = Certificate::from_pem_bundle(pem).map_err(|e| {
+                MgmtError::tls_settings(format!("the CA bundle is not valid PEM: {e}"))
+            })?;
             if certs.is_empty() {
-                return Err(settings_error("the CA bundle holds no certificate".into()));
+                return Err(MgmtError::tls_settings(
+                    "the CA bundle holds no certificate",
+                ));
             }
             builder = builder.tls_certs_merge(certs);
         }
@@ -180,6 +186,7 @@ impl Transport {
         let http = builder
             .build()
             .map_err(|e| settings_error(format!("cannot build the HTTP client: {e}")))?;
+        let auth = Auth::new(cfg.credentials.clone())?;
 
         let period = Duration::from_secs_f64(1.0 / cfg.rate_limit.qps);
         let quota = Quota::with_period(period)
@@ -189,11 +196,12 @@ impl Transport {
         Ok(Self {
             http,
             base: cfg.base_url.clone(),
+            connection: cfg.connection.clone(),
             limiter: RateLimiter::direct(quota),
             in_flight: tokio::sync::Semaphore::new(cfg.max_in_flight.max(1)),
             retry: cfg.retry.clone(),
             observer: cfg.observer.clone(),
-            auth: Auth::new(cfg.credentials.clone()),
+            auth,
             breaker: Mutex::new(Breaker::new(cfg.breaker.clone())),
             probe_wanted: AtomicBool::new(false),
             recoveries: tokio::sync::watch::Sender::new(0),
@@ -229,13 +237,14 @@ impl Transport {
             Transition::None => {}
             Transition::Opened(pause) => {
                 tracing::warn!(
+                    connection = %self.connection,
                     pause_ms = pause.as_millis() as u64,
                     "the management API keeps failing; holding requests back and probing it"
                 );
                 self.probe_wanted.store(true, Ordering::Relaxed);
             }
             Transition::Closed => {
-                tracing::info!("the management API answers again");
+                tracing::info!(connection = %self.connection, "the management API answers again");
                 self.recoveries.send_modify(|n| *n += 1);
             }
         }
@@ -243,6 +252,14 @@ impl Transport {
 
     pub fn base_url(&self) -> &Url {
         &self.base
+    }
+
+    pub fn connection(&self) -> &str {
+        &self.connection
+    }
+
+    pub fn auth(&self) -> &Auth {
+        &self.auth
     }
 
     /// Sends a request, retrying what is safe to retry within the policy's bounds.
@@ -263,8 +280,10 @@ impl Transport {
                 })
             })
             .notify(|e: &MgmtError, delay: Duration| {
-                self.observer.retry(req.method.as_str(), req.route);
+                self.observer
+                    .retry(&self.connection, req.method.as_str(), req.route);
                 tracing::warn!(
+                    connection = %self.connection,
                     route = req.route,
                     method = %req.method,
                     error = %e,
@@ -280,58 +299,87 @@ impl Transport {
         self.authenticated(req, 1).await
     }
 
-    /// One attempt with credentials; a 401 on a login session renews it once and tries again.
+    /// One attempt with credentials. A refusal (401, 403) of a request sent with credentials
+    /// that were replaced while it was on its way is not an answer about the current ones: the
+    /// request goes once more with them. So does a request refused (401) on a login session the
+    /// platform ended, after a new login. Never more than once: a second refusal is final.
     async fn authenticated(&self, req: &Request, attempt: u32) -> Result<Response, MgmtError> {
-        let auth = match self.auth.headers().await? {
-            Some(auth) => auth,
-            None => {
-                self.login(None, attempt).await?;
-                self.current_session(req).await?
+        let mut resent = false;
+        loop {
+            let generation = self.auth.generation();
+            let sent = match self.credentials_for(req, attempt).await {
+                Ok(sent) => sent,
+                // The login itself was refused, but with credentials replaced meanwhile.
+                Err(e) if is_refusal(&e) && !resent && self.auth.generation() != generation => {
+                    resent = true;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            match self.exchange(req, Some(&sent.headers), attempt).await {
+                Err(e) if is_refusal(&e) && !resent => {
+                    resent = true;
+                    if sent.generation != self.auth.generation() {
+                        tracing::info!(
+                            connection = %self.connection,
+                            route = req.route,
+                            status = e.status(),
+                            "request refused with credentials replaced since; sending it again with the current ones"
+                        );
+                        continue;
+                    }
+                    match sent.session {
+                        Some(number) if e.status() == Some(401) => {
+                            self.login(Some(number), attempt).await?;
+                        }
+                        _ => return Err(e),
+                    }
+                }
+                other => return other,
             }
-        };
-        match self.exchange(req, Some(&auth.headers), attempt).await {
-            Err(e) if e.status() == Some(401) && self.auth.can_relogin() => {
-                self.login(Some(auth.generation), attempt).await?;
-                let renewed = self.current_session(req).await?;
-                self.exchange(req, Some(&renewed.headers), attempt).await
-            }
-            other => other,
         }
     }
 
-    async fn current_session(&self, req: &Request) -> Result<super::auth::AuthHeaders, MgmtError> {
-        self.auth.headers().await?.ok_or_else(|| {
+    /// Headers for a request, after a login when the credentials need one and have none.
+    async fn credentials_for(&self, req: &Request, attempt: u32) -> Result<Sent, MgmtError> {
+        // Twice at most: the credentials may be replaced while the first login is on its way.
+        for _ in 0..2 {
+            if let Some(sent) = self.auth.headers() {
+                return Ok(sent);
+            }
+            self.login(None, attempt).await?;
+        }
+        self.auth.headers().ok_or_else(|| {
             MgmtError::new(
                 ErrorKind::Unauthorized,
                 req.context(),
-                "no session after login",
+                "no login session: the credentials kept changing while logging in",
             )
         })
     }
 
-    /// Logs in unless another task already renewed the session seen at `seen_generation`.
-    async fn login(&self, seen_generation: Option<u64>, attempt: u32) -> Result<(), MgmtError> {
-        let Some(_guard) = self.auth.begin_login(seen_generation).await else {
+    /// Logs in unless another task already did (since the session numbered `ended` was refused,
+    /// or for the current credentials).
+    async fn login(&self, ended: Option<u64>, attempt: u32) -> Result<(), MgmtError> {
+        let Some(_guard) = self.auth.begin_login(ended).await else {
             return Ok(());
         };
-        let Some(body) = self.auth.login_body() else {
-            return Err(MgmtError::new(
-                ErrorKind::Unauthorized,
-                routes::SESSIONS,
-                "no login credentials",
-            ));
+        let Some(login) = self.auth.login_request() else {
+            // Access keys: nothing to log in with (credentials replaced meanwhile).
+            return Ok(());
         };
         // A login is rare and needed by the probe itself: the breaker does not hold it back.
         let req = Request::post(routes::SESSIONS)
-            .json(&body)
+            .json(&login.body)
             .idempotent()
             .probe();
-        drop(body);
+        let generation = login.generation;
+        drop(login);
         let resp = self.exchange(&req, None, attempt).await?;
-        self.auth.store_session(&resp.headers).await?;
-        if seen_generation.is_some() {
-            self.observer.relogin();
-            tracing::info!("management API session expired; logged in again");
+        self.auth.store_session(generation, &resp.headers)?;
+        if ended.is_some() {
+            self.observer.relogin(&self.connection);
+            tracing::info!(connection = %self.connection, "management API session ended; logged in again");
         }
         Ok(())
     }
@@ -353,6 +401,7 @@ impl Transport {
         let _slot = self.in_flight.acquire().await;
         let span = tracing::info_span!(
             "mgmt_request",
+            connection = %self.connection,
             method = %req.method,
             route = req.route,
             attempt,
@@ -384,9 +433,11 @@ impl Transport {
                             headers,
                             body,
                         })
-                        .map_err(|e| MgmtError::from_transport(req.context(), &e))
+                        .map_err(|e| MgmtError::from_transport(req.context(), &e.without_url()))
                 }
-                Err(e) => Err(MgmtError::from_transport(req.context(), &e)),
+                // Without the URL: the route template names the request, and an id in the path
+                // has no business in an error message.
+                Err(e) => Err(MgmtError::from_transport(req.context(), &e.without_url())),
             };
             let elapsed = started.elapsed();
             let status = outcome.as_ref().ok().map(|r| r.status);
@@ -396,6 +447,7 @@ impl Transport {
                 Err(_) => Health::Down,
             });
             self.observer.request(
+                &self.connection,
                 req.method.as_str(),
                 req.route,
                 status,
@@ -424,6 +476,11 @@ impl Transport {
         .instrument(span)
         .await
     }
+}
+
+/// The platform refused the credentials (401) or what they may do (403).
+fn is_refusal(e: &MgmtError) -> bool {
+    matches!(e.status(), Some(401 | 403))
 }
 
 /// `Retry-After` as seconds or an HTTP date.

@@ -48,7 +48,9 @@ async fn set_faults(State(app): State<App>, body: Bytes) -> ApiResult {
 }
 
 async fn stats(State(app): State<App>) -> Response {
-    respond(StatusCode::OK, &app.stats().report().to_json())
+    let mut report = app.stats().report();
+    report.held = app.faults().waiting();
+    respond(StatusCode::OK, &report.to_json())
 }
 
 async fn reset(State(app): State<App>) -> ApiResult {

@@ -123,8 +123,9 @@ const READS_BY_POST: [&str; 2] = [
 
 /// Whether a request to `route` (a template) may change the platform.
 fn is_write(method: &Method, route: &str) -> bool {
-    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-        && !(*method == Method::POST && READS_BY_POST.contains(&route))
+    let read = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let read_by_post = *method == Method::POST && READS_BY_POST.contains(&route);
+    !read && !read_by_post
 }
 
 fn matched_route(request: &Request) -> &str {

@@ -254,7 +254,7 @@ async fn the_access_key_routes_serve_each_user_its_own_keys() {
             "access_keys?page[number]=1&page[size]=1",
         ))
         .await;
-    assert_eq!(listed(&page), [new_key.clone()]);
+    assert_eq!(listed(&page), std::slice::from_ref(&new_key));
     let (_, admins) = emu.send(emu.api(Method::GET, "access_keys")).await;
     assert!(!listed(&admins).contains(&alice.key));
 
@@ -447,14 +447,20 @@ async fn held_requests_wait_counted_until_released() {
     emu.admin.hold().await;
     let request = emu.api(Method::GET, "users");
     let pending = tokio::spawn(async move { request.send().await.map(|r| r.status()) });
-    eventually("the held request is counted", || async {
-        emu.admin.stats().await.route("GET /api/users") == 1
+    eventually("the request is held", || async {
+        emu.admin.stats().await.held == 1
     })
     .await;
+    assert_eq!(
+        emu.admin.stats().await.route("GET /api/users"),
+        1,
+        "counted"
+    );
     assert!(!pending.is_finished(), "held until released");
     // Meanwhile the key is revoked: the held request is judged with what holds when it goes.
     emu.admin.revoke_access_key(KEY).await;
     emu.admin.release().await;
     assert_eq!(pending.await.unwrap().unwrap(), StatusCode::UNAUTHORIZED);
     assert!(!emu.admin.faults().await.hold);
+    assert_eq!(emu.admin.stats().await.held, 0);
 }

@@ -37,7 +37,10 @@ async fn an_expired_session_is_renewed_once() {
     );
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
-    assert!(text.contains("igz_mgmt_relogins_total 1"), "{text}");
+    assert!(
+        text.contains(r#"igz_mgmt_relogins_total{connection="default"} 1"#),
+        "{text}"
+    );
 }
 
 #[tokio::test]

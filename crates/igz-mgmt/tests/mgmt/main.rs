@@ -2,8 +2,12 @@
 //! sessions, groups and users, project roles, faults and limits, and secret redaction.
 
 mod auth;
+mod connections;
+mod credentials;
 mod faults;
 mod groups;
+mod probe;
 mod projects;
 mod redaction;
+mod rejected;
 mod support;

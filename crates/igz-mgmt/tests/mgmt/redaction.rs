@@ -3,10 +3,13 @@
 //! holds the logs of every test in it, so this checks all of them, not only its own.
 
 use base64::Engine as _;
-use igz_emulator::{Fault, FaultsPatch, ScriptedFault};
+use igz_emulator::{Fault, FaultsPatch, IssueAccessKey, ScriptedFault};
 use igz_mgmt::{Credentials, MgmtClient, NewUserGroup};
 
-use crate::support::{ACCESS_KEY, PASSWORD, access_key, login, start};
+use crate::support::{ACCESS_KEY, PASSWORD, access_key, key, login, start};
+
+const OLD: &str = "old-key-3a9c-secret";
+const ROTATED: &str = "rotated-key-6d0f-secret";
 
 #[tokio::test]
 async fn secrets_never_reach_logs_errors_or_debug_output() {
@@ -35,6 +38,39 @@ async fn secrets_never_reach_logs_errors_or_debug_output() {
         evidence.push(format!("{:?}", wrong.verify().await.unwrap_err()));
         evidence.push(wrong.verify().await.unwrap_err().to_string());
         evidence.push(format!("{:?}", bad_key.verify().await.unwrap_err()));
+
+        // A rotation: the old key is refused on a held request, which goes again with the new
+        // key; a probe lists the user's keys (each key is an id there) to find its expiry.
+        for secret in [OLD, ROTATED] {
+            env.admin
+                .issue_access_key(&IssueAccessKey {
+                    key: Some(secret.to_owned()),
+                    ..Default::default()
+                })
+                .await;
+        }
+        let rotated = MgmtClient::new(env.config(key(OLD))).unwrap();
+        env.admin.hold().await;
+        let held = tokio::spawn({
+            let rotated = rotated.clone();
+            async move { rotated.list_users().await }
+        });
+        env.wait_held(1).await;
+        rotated.replace_credentials(key(ROTATED)).unwrap();
+        env.admin.revoke_access_key(OLD).await;
+        env.admin.release().await;
+        evidence.push(format!("{:?}", held.await.unwrap().unwrap()));
+        evidence.push(format!("{rotated:?} {:?}", rotated.probe().await.unwrap()));
+        let old = MgmtClient::new(env.config(key(OLD))).unwrap();
+        let revoked = old.probe().await.unwrap_err();
+        evidence.push(format!(
+            "{revoked:?} {}",
+            revoked.health_message(old.endpoint())
+        ));
+        let unusable = rotated
+            .replace_credentials(key("bad\nrotated-key-6d0f-secret"))
+            .unwrap_err();
+        evidence.push(format!("{unusable:?} {unusable}"));
 
         // Certain faults on requests carrying each kind of credential: a lost create answer, a
         // server error on a read (retried), then seeded random ones.
@@ -87,6 +123,8 @@ async fn secrets_never_reach_logs_errors_or_debug_output() {
         PASSWORD,
         "wrong-pw-31c9-secret",
         "bad-key-8e21-secret",
+        OLD,
+        ROTATED,
         basic.as_str(),
     ] {
         for hay in haystacks {

@@ -84,6 +84,14 @@ pub fn access_key() -> Credentials {
     }
 }
 
+/// An access key other than the start-up one (issued through the emulator's admin routes).
+pub fn key(secret: &str) -> Credentials {
+    Credentials::AccessKey {
+        username: None,
+        key: SecretString::from(secret.to_owned()),
+    }
+}
+
 pub fn login(password: &str) -> Credentials {
     Credentials::Login {
         username: "alice".to_owned(),
@@ -136,4 +144,34 @@ impl Env {
 
 pub fn ids(v: &[String]) -> std::collections::BTreeSet<String> {
     v.iter().cloned().collect()
+}
+
+/// Polls `check` until it holds, within the test kit's generous deadline (never a fixed sleep).
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    igz_testkit::wait::until(what, igz_testkit::wait::DEFAULT_DEADLINE, || {
+        let holds = check();
+        async move {
+            if holds.await {
+                Ok(())
+            } else {
+                Err("not yet".to_owned())
+            }
+        }
+    })
+    .await
+}
+
+impl Env {
+    /// Waits until `n` requests are held by the emulator (see `Admin::hold`): in flight with
+    /// whatever credentials they were sent with, neither authenticated nor handled yet.
+    pub async fn wait_held(&self, n: u64) {
+        eventually(&format!("{n} requests held"), || async {
+            self.admin.stats().await.held == n
+        })
+        .await;
+    }
 }
