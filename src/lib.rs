@@ -1,12 +1,14 @@
 //! igz-operator: reconciles `Group` resources against the Iguazio management API.
 //!
-//! Layout: `crd` (the Group resource), `plan` (pure decisions), `controller` (observe -> plan ->
+//! Layout: `crd` (the resources), `connection` (a client per PlatformConnection, their health),
+//! `plan` (pure decisions), `controller` (observe -> plan ->
 //! execute -> status), `tenancy` (what GroupGrants permit, and the admission policy made of
 //! them), `run` (flags to a running controller), `http` (metrics and probes),
 //! `leader` (leader election), `telemetry` (logging). The management API client is the
 //! `igz-mgmt` crate; the emulator used by tests is the `igz-emulator` crate.
 
 pub mod cli;
+pub mod connection;
 pub mod controller;
 pub mod crd;
 pub mod http;

@@ -51,13 +51,46 @@ const CA_BUNDLE_RULE: &str = r"self.matches('^\\s*(-----BEGIN CERTIFICATE-----\\
     category = "iguazio",
     status = "PlatformConnectionStatus",
     doc = "How to reach one Iguazio platform's management API, and with which credentials (a Secret in the operator's namespace).",
-    printcolumn(name = "URL", type_ = "string", json_path = ".spec.url", description = "The management API"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Version", type_ = "string", json_path = ".status.platformVersion", description = "Platform version, when the platform tells it"),
-    printcolumn(name = "Groups", type_ = "integer", json_path = ".status.groups", description = "Group resources using this connection"),
-    printcolumn(name = "Expires", type_ = "date", json_path = ".status.credentialsExpire", description = "When the access key expires, when the platform tells it"),
-    printcolumn(name = "Reason", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason", priority = "1"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "URL",
+        type_ = "string",
+        json_path = ".spec.url",
+        description = "The management API"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Version",
+        type_ = "string",
+        json_path = ".status.platformVersion",
+        description = "Platform version, when the platform tells it"
+    ),
+    printcolumn(
+        name = "Groups",
+        type_ = "integer",
+        json_path = ".status.groups",
+        description = "Group resources using this connection"
+    ),
+    printcolumn(
+        name = "Expires",
+        type_ = "date",
+        json_path = ".status.credentialsExpire",
+        description = "When the access key expires, when the platform tells it"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [{
@@ -111,7 +144,10 @@ pub struct ConnectionSecretRef {
     /// Namespace of the Secret. Omitted: the operator's namespace, the only one allowed (the
     /// operator reads Secrets nowhere else).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 63), regex(pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
     pub namespace: Option<String>,
 }
 

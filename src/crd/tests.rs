@@ -264,7 +264,10 @@ fn connection_schema() -> Value {
 #[test]
 fn connection_names_and_columns_are_the_public_contract() {
     let crd = serde_json::to_value(connection_crd()).expect("CRD to JSON");
-    assert_eq!(crd["metadata"]["name"], "platformconnections.igz-operator.io");
+    assert_eq!(
+        crd["metadata"]["name"],
+        "platformconnections.igz-operator.io"
+    );
     assert_eq!(crd["spec"]["scope"], "Cluster");
     assert_eq!(crd["spec"]["names"]["kind"], "PlatformConnection");
     assert_eq!(crd["spec"]["names"]["plural"], "platformconnections");
@@ -279,14 +282,25 @@ fn connection_names_and_columns_are_the_public_contract() {
         .collect();
     assert_eq!(
         columns,
-        ["URL", "Ready", "Version", "Groups", "Expires", "Reason", "Age"]
+        [
+            "URL", "Ready", "Version", "Groups", "Expires", "Reason", "Age"
+        ]
     );
     let spec = &connection_schema()["properties"]["spec"];
     assert_eq!(spec["required"], json!(["secretRef", "url"]));
-    for field in ["url", "secretRef", "caBundle", "insecureSkipTLSVerify", "rateLimit"] {
+    for field in [
+        "url",
+        "secretRef",
+        "caBundle",
+        "insecureSkipTLSVerify",
+        "rateLimit",
+    ] {
         assert!(spec["properties"][field].is_object(), "spec.{field}");
     }
-    assert_eq!(spec["properties"]["insecureSkipTLSVerify"]["default"], false);
+    assert_eq!(
+        spec["properties"]["insecureSkipTLSVerify"]["default"],
+        false
+    );
 }
 
 #[test]

@@ -139,8 +139,7 @@ fn meta() -> ObjectMeta {
 const NS: &str = "namespaceObject.metadata.name";
 const LABELS: &str =
     "(has(namespaceObject.metadata.labels) ? namespaceObject.metadata.labels : {})";
-const CONNECTION: &str =
-    "(has(object.spec.connection) ? object.spec.connection : 'default')";
+const CONNECTION: &str = "(has(object.spec.connection) ? object.spec.connection : 'default')";
 const GROUP_NAME: &str =
     "(has(object.spec.groupName) ? object.spec.groupName : object.metadata.name)";
 const POLICIES: &str = "(has(object.spec.assignedPolicies) ? object.spec.assignedPolicies : [])";

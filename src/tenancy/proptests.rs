@@ -85,15 +85,17 @@ fn request() -> impl Strategy<Value = Request> {
         any::<bool>(),
         select(CONNECTIONS.to_vec()),
     )
-        .prop_map(|(name, policies, roles, members, adopt, connection)| Request {
-            namespace: "team-a".to_owned(),
-            connection: connection.to_owned(),
-            group_name: name.to_owned(),
-            policies,
-            project_roles: roles.into_iter().map(|(p, r)| (p.to_owned(), r)).collect(),
-            members: members.into_iter().map(str::to_owned).collect(),
-            adopt,
-        })
+        .prop_map(
+            |(name, policies, roles, members, adopt, connection)| Request {
+                namespace: "team-a".to_owned(),
+                connection: connection.to_owned(),
+                group_name: name.to_owned(),
+                policies,
+                project_roles: roles.into_iter().map(|(p, r)| (p.to_owned(), r)).collect(),
+                members: members.into_iter().map(str::to_owned).collect(),
+                adopt,
+            },
+        )
 }
 
 fn labels() -> impl Strategy<Value = BTreeMap<String, String>> {
