@@ -122,6 +122,11 @@ pub struct RunArgs {
     /// Namespace of the leader-election Lease (default: the pod's namespace, else "default").
     #[arg(long, env = "IGZ_LEADER_ELECT_NAMESPACE")]
     pub leader_elect_namespace: Option<String>,
+
+    /// The operator's own namespace (in a Pod: the Pod's). The Secrets PlatformConnections name
+    /// must be here: the operator reads Secrets in this namespace and nowhere else.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "igz-system")]
+    pub namespace: String,
 }
 
 /// Which management policy imported Groups get.
@@ -148,6 +153,17 @@ pub struct ImportArgs {
     /// managementPolicy of every Group printed.
     #[arg(long, value_enum, default_value_t = ImportPolicy::ObserveOnly)]
     pub management_policy: ImportPolicy,
+
+    /// PlatformConnection the Groups live on: written into every Group's spec.connection.
+    /// Without --mgmt-url and credential flags, the platform is also reached through it (its URL,
+    /// TLS settings and the Secret it names, read with KUBECONFIG or the in-cluster
+    /// configuration).
+    #[arg(long)]
+    pub connection: Option<String>,
+
+    /// The operator's namespace, where a connection's Secret lives (see `run --namespace`).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "igz-system")]
+    pub operator_namespace: String,
 }
 
 #[cfg(test)]
@@ -171,6 +187,9 @@ mod tests {
         assert_eq!((args.mgmt.mgmt_qps, args.mgmt.mgmt_burst), (50, 100));
         assert!(args.watch_namespaces.is_empty());
         assert!(!args.mgmt.insecure_skip_tls_verify);
+        if std::env::var_os("POD_NAMESPACE").is_none() {
+            assert_eq!(args.namespace, "igz-system");
+        }
     }
 
     #[test]
