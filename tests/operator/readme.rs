@@ -10,3 +10,12 @@ fn readme_documents_every_condition_reason() {
         assert!(readme.contains(&row), "README.md lacks the row: {row}");
     }
 }
+
+#[test]
+fn readme_documents_every_connection_reason() {
+    let readme = include_str!("../../README.md");
+    for reason in igz_operator::crd::ConnectionReason::ALL {
+        let row = format!("| `{}` | {} |", reason.as_str(), reason.description());
+        assert!(readme.contains(&row), "README.md lacks the row: {row}");
+    }
+}
