@@ -238,6 +238,11 @@ async fn a_namespace_editor_gets_what_the_grant_allows_and_nothing_more() {
             r#"is not granted member "Bob9""#,
         ),
         (
+            "a-prod",
+            json!({"connection": "prod", "members": ["alice"]}),
+            r#"is not granted connection "prod" (GroupGrant"#,
+        ),
+        (
             "a-adopt",
             json!({"adoptExisting": true}),
             "is not granted adoption of existing platform groups",
