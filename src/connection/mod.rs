@@ -27,7 +27,10 @@ mod settings;
 mod status;
 mod usage;
 
-pub use admission::{POLICY_NAME as ADMISSION_POLICY_NAME, apply as apply_admission_policy};
+pub use admission::{
+    POLICY_NAME as ADMISSION_POLICY_NAME, apply as apply_admission_policy,
+    policy as admission_policy,
+};
 pub use binder::client_for;
 pub use controller::{Settings, run};
 pub use health::{EXPIRY_WARNING, PROBE_INTERVAL};
