@@ -55,7 +55,9 @@ ALL_ON=(--set replicaCount=2 --set "image.digest=$DIGEST" --set priorityClassNam
   --set "networkPolicy.apiServer.cidrs[0]=192.0.2.10/32" --set-string podAnnotations.a=b
   --set-string podLabels.team=a --set-string nodeSelector.disk=ssd
   --set "tolerations[0].key=dedicated" --set "tolerations[0].operator=Exists"
-  --set "grants[0].name=everything" --set "grants[0].spec.namespaceSelector.matchLabels.tenant=a")
+  --set "grants[0].name=everything" --set "grants[0].spec.namespaceSelector.matchLabels.tenant=a"
+  --set "connections[0].name=prod" --set "connections[0].spec.url=https://prod.example.com:9443"
+  --set "connections[0].spec.secretRef.name=igz-prod")
 
 lint() { # chart args...
   local chart=$1; shift
@@ -111,6 +113,11 @@ refuses "/watchNamespaces/0" --set "watchNamespaces[0]=Team_A"
 refuses "minAvailable or maxUnavailable, not both" --set podDisruptionBudget.enabled=true \
   --set podDisruptionBudget.maxUnavailable=1
 refuses "/mgmt/existingSecret" --set mgmt.existingSecret=
+refuses "/connections/0" --set "connections[0].name=no-spec"
+refuses "/connections/0/spec/url" --set "connections[0].name=prod" \
+  --set "connections[0].spec.url=dashboard.example.com" --set "connections[0].spec.secretRef.name=s"
+refuses "/connections/0/name" --set "connections[0].name=Prod" \
+  --set "connections[0].spec.url=https://d.example" --set "connections[0].spec.secretRef.name=s"
 
 # The optional objects render as documented.
 rendered=$(mktemp "${TMPDIR:-/tmp}/igz-chart-options.XXXXXX")
@@ -120,7 +127,8 @@ if ! "$VENV_PYTHON" - "$DIGEST" "$rendered" <<'PY'; then failed=true; fi
 import sys, yaml
 digest = sys.argv[1]
 with open(sys.argv[2]) as f:
-    docs = {d["kind"]: d for d in yaml.safe_load_all(f) if d}
+    all_docs = [d for d in yaml.safe_load_all(f) if d]
+docs = {d["kind"]: d for d in all_docs}
 errors = []
 def check(ok, what):
     if not ok:
@@ -143,10 +151,17 @@ check(np["policyTypes"] == ["Ingress", "Egress"], "NetworkPolicy covers ingress 
 check(np["ingress"] == [{"ports": [{"port": "metrics", "protocol": "TCP"}]}], "NetworkPolicy ingress: the metrics port only")
 egress = np["egress"]
 check(egress[0] == {"ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}], "to": [{"ipBlock": {"cidr": "192.0.2.10/32"}}]}, "NetworkPolicy egress to the API server")
-check(egress[1] == {"ports": [{"port": 8443, "protocol": "TCP"}]}, "NetworkPolicy egress to the management API on the port of mgmt.url")
+check(egress[1] == {"ports": [{"port": 8443, "protocol": "TCP"}, {"port": 9443, "protocol": "TCP"}]}, "NetworkPolicy egress to the management APIs on the ports of mgmt.url and of each connection's url")
 check([p["port"] for p in egress[2]["ports"]] == [53, 53], "NetworkPolicy egress to DNS")
 check(len(egress) == 3, "NetworkPolicy: nothing else")
 check(docs["GroupGrant"]["metadata"]["name"] == "everything", "grants")
+conn = docs["PlatformConnection"]
+check(conn["metadata"]["name"] == "prod" and conn["spec"]["secretRef"] == {"name": "igz-prod"}, "connections")
+secrets_roles = [d for d in all_docs if d["kind"] == "Role" and any("secrets" in r.get("resources", []) for r in d["rules"])]
+check(len(secrets_roles) == 1 and secrets_roles[0]["metadata"]["namespace"] == "igz-system", "one Role reads Secrets, in the release namespace")
+check(not any(d["kind"] == "ClusterRole" and any("secrets" in r.get("resources", []) for r in d["rules"]) for d in all_docs), "no ClusterRole reads Secrets")
+policy = [d for d in all_docs if d["kind"] == "ValidatingAdmissionPolicy" and d["metadata"]["name"] == "igz-operator-platform-connections"]
+check(len(policy) == 1 and '"igz-system"' in policy[0]["spec"]["validations"][0]["expression"], "the connection policy names the release namespace")
 for e in errors:
     print(f"[check-chart.sh] error: rendered chart with every option on: {e}", file=sys.stderr)
 sys.exit(1 if errors else 0)

@@ -56,9 +56,10 @@ start_emulator "$DEMO_DIR/emulator.log" --access-key "$ACCESS_KEY" --seed hack/d
 pids+=("$EMULATOR_PID")
 log "emulator at $EMULATOR_URL"
 
-step "installing the CRDs (Group, GroupGrant)"
+step "installing the CRDs (Group, GroupGrant, PlatformConnection)"
 kubectl apply --server-side -f crds/ >&2
 kubectl wait --for=condition=Established crd/groups.igz-operator.io crd/groupgrants.igz-operator.io \
+  crd/platformconnections.igz-operator.io \
   --timeout=30s >&2
 
 step "starting the operator"

@@ -21,7 +21,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the controller: watch Group resources and reconcile them against the management API.
     Run(Box<RunArgs>),
-    /// Print the CustomResourceDefinitions (Group, GroupGrant) as YAML (what `make crds` writes
+    /// Print the CustomResourceDefinitions (Group, GroupGrant, PlatformConnection) as YAML (what `make crds` writes
     /// to crds/).
     Crd,
     /// Read the platform's groups and print one Group resource per group (multi-document YAML,
@@ -107,11 +107,6 @@ pub struct RunArgs {
     )]
     pub watch_namespaces: Vec<String>,
 
-    /// The operator's own namespace: it keeps the record key (the Secret igz-operator-record-key,
-    /// which seals its create records) there. In a pod, the pod's namespace.
-    #[arg(long, env = "POD_NAMESPACE", default_value = "igz-system")]
-    pub namespace: String,
-
     /// Address of the HTTP server for /metrics, /healthz and /readyz.
     #[arg(long, env = "IGZ_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: SocketAddr,
@@ -127,6 +122,12 @@ pub struct RunArgs {
     /// Namespace of the leader-election Lease (default: the pod's namespace, else "default").
     #[arg(long, env = "IGZ_LEADER_ELECT_NAMESPACE")]
     pub leader_elect_namespace: Option<String>,
+
+    /// The operator's own namespace (in a Pod: the Pod's). The Secrets PlatformConnections name
+    /// must be here: the operator reads Secrets in this namespace and nowhere else. It also keeps
+    /// its record key here (the Secret igz-operator-record-key, which seals its create records).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "igz-system")]
+    pub namespace: String,
 }
 
 /// Which management policy imported Groups get.
@@ -153,6 +154,17 @@ pub struct ImportArgs {
     /// managementPolicy of every Group printed.
     #[arg(long, value_enum, default_value_t = ImportPolicy::ObserveOnly)]
     pub management_policy: ImportPolicy,
+
+    /// PlatformConnection the Groups live on: written into every Group's spec.connection.
+    /// Without --mgmt-url and credential flags, the platform is also reached through it (its URL,
+    /// TLS settings and the Secret it names, read with KUBECONFIG or the in-cluster
+    /// configuration).
+    #[arg(long)]
+    pub connection: Option<String>,
+
+    /// The operator's namespace, where a connection's Secret lives (see `run --namespace`).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "igz-system")]
+    pub operator_namespace: String,
 }
 
 #[cfg(test)]
@@ -176,6 +188,9 @@ mod tests {
         assert_eq!((args.mgmt.mgmt_qps, args.mgmt.mgmt_burst), (50, 100));
         assert!(args.watch_namespaces.is_empty());
         assert!(!args.mgmt.insecure_skip_tls_verify);
+        if std::env::var_os("POD_NAMESPACE").is_none() {
+            assert_eq!(args.namespace, "igz-system");
+        }
     }
 
     #[test]

@@ -7,12 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use futures::FutureExt as _;
+use futures::future::{BoxFuture, Shared};
 use kube::api::ListParams;
 use kube::{Api, Client};
 use prometheus_client::registry::Registry;
 use secrecy::SecretString;
 
 use crate::cli::{MgmtArgs, RunArgs};
+use crate::connection::{self, ClientDefaults, ConnectionMetrics};
 use crate::controller::{self, KubeRequestMetrics, ReconcileMetrics, Settings, Timing};
 use crate::crd::Group;
 use crate::http::{self, Health};
@@ -107,8 +110,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     reconcile_metrics.register(&mut registry);
     let kube_metrics = KubeRequestMetrics::default();
     kube_metrics.register(&mut registry);
+    let connection_metrics = ConnectionMetrics::default();
+    connection_metrics.register(&mut registry);
 
-    let mgmt = MgmtClient::new(mgmt_config(&args.mgmt, credentials, mgmt_metrics)?)
+    let mgmt = MgmtClient::new(mgmt_config(&args.mgmt, credentials, mgmt_metrics.clone())?)
         .map_err(|e| anyhow::anyhow!("invalid management API settings: {e}"))?;
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
@@ -146,6 +151,31 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         instance: std::env::var("POD_NAME").ok(),
         admission_policy: true,
     };
+    // The connections: a client per PlatformConnection, the flags' client serving as the
+    // connection `default` while no PlatformConnection has that name. Their controller runs
+    // beside the Group controller (see `with_connections`). TODO(issue 18): the Group
+    // driver takes its clients from `connections.get(group.connection_name())`.
+    let connections = Arc::new(
+        connection::Registry::new(|_, _| (), Observer::new(mgmt_metrics))
+            .with_builtin_default(mgmt.clone()),
+    );
+    let connection_settings = connection_settings(&args);
+    let with_connections = {
+        let (kube, connections, metrics) = (kube.clone(), connections.clone(), connection_metrics);
+        move |group_controller: BoxFuture<'static, ()>, stop: Stop| {
+            let connection_controller = connection::run(
+                kube.clone(),
+                connections.clone(),
+                connection_settings.clone(),
+                metrics.clone(),
+                stop,
+            );
+            async move {
+                futures::join!(group_controller, connection_controller);
+            }
+        }
+    };
+
     let ready = health.clone();
     let on_ready = move || ready.set_ready(true);
     if args.leader_elect {
@@ -154,15 +184,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         health.set_ready(true);
     }
     if !args.leader_elect {
-        controller::run(
+        let stop = shared(shutdown_signal());
+        let groups = controller::run(
             kube,
             mgmt,
             settings,
             reconcile_metrics,
-            shutdown_signal(),
+            stop.clone(),
             on_ready,
-        )
-        .await;
+        );
+        with_connections(groups.boxed(), stop).await;
         return Ok(());
     }
     let lease = LeaseSettings {
@@ -178,18 +209,41 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         grace_seconds: 5,
     };
     run_while_leader(kube.clone(), lease, shutdown_signal(), move |stop| {
-        controller::run(
+        let stop = shared(async move {
+            let _ = stop.await;
+        });
+        let groups = controller::run(
             kube.clone(),
             mgmt.clone(),
             settings.clone(),
             reconcile_metrics.clone(),
-            async move {
-                let _ = stop.await;
-            },
+            stop.clone(),
             on_ready.clone(),
-        )
+        );
+        with_connections(groups.boxed(), stop)
     })
     .await
+}
+
+/// One stop signal for both controllers.
+type Stop = Shared<BoxFuture<'static, ()>>;
+
+fn shared(stop: impl std::future::Future<Output = ()> + Send + 'static) -> Stop {
+    stop.boxed().shared()
+}
+
+/// The connection controller's settings from the flags.
+fn connection_settings(args: &RunArgs) -> connection::Settings {
+    let mut settings = connection::Settings::new(args.namespace.clone());
+    settings.group_namespaces = args.watch_namespaces.clone();
+    settings.defaults = ClientDefaults {
+        qps: args.mgmt.mgmt_qps.max(1),
+        burst: args.mgmt.mgmt_burst.max(1),
+        connect_timeout: args.mgmt.mgmt_connect_timeout,
+        request_timeout: args.mgmt.mgmt_request_timeout,
+    };
+    settings.instance = std::env::var("POD_NAME").ok();
+    settings
 }
 
 /// The Kubernetes client (KUBECONFIG or the in-cluster configuration), counting its requests.

@@ -65,6 +65,16 @@ pub struct GroupGrantSpec {
     #[schemars(schema_with = "namespace_selector_schema")]
     pub namespace_selector: LabelSelector,
 
+    /// PlatformConnections (by name) Groups may name in spec.connection. Omitted: only the
+    /// connection named default; empty: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        extend("x-kubernetes-list-type" = "set"),
+        length(max = 100),
+        inner(length(min = 1, max = 253), regex(pattern = super::connection::CONNECTION_NAME_PATTERN))
+    )]
+    pub connections: Option<Vec<String>>,
+
     /// Regular expression (RE2) every platform group name must match, e.g. "^team-a-.*$". Anchor
     /// it: an unanchored pattern matches anywhere in the name. Omitted: any name.
     #[serde(default, skip_serializing_if = "Option::is_none")]

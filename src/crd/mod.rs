@@ -1,11 +1,14 @@
-//! The custom resources: `Group` (`groups.igz-operator.io/v1alpha1`) and `GroupGrant`
-//! (`groupgrants.igz-operator.io/v1alpha1`): their Rust types, the generated
+//! The custom resources: `Group` (`groups.igz-operator.io/v1alpha1`), `GroupGrant`
+//! (`groupgrants.igz-operator.io/v1alpha1`) and `PlatformConnection`
+//! (`platformconnections.igz-operator.io/v1alpha1`): their Rust types, the generated
 //! CustomResourceDefinitions, and the names other modules share (finalizer, annotation, condition
 //! types and reasons).
 
+mod connection;
 mod grant;
 mod types;
 
+pub use connection::*;
 pub use grant::*;
 pub use types::*;
 
@@ -21,6 +24,8 @@ pub const FINALIZER: &str = "igz-operator.io/cleanup";
 pub const CRD_PATH: &str = "crds/groups.igz-operator.io.yaml";
 /// Path of the committed GroupGrant CRD, relative to the repository root.
 pub const GRANT_CRD_PATH: &str = "crds/groupgrants.igz-operator.io.yaml";
+/// Path of the committed PlatformConnection CRD, relative to the repository root.
+pub const CONNECTION_CRD_PATH: &str = "crds/platformconnections.igz-operator.io.yaml";
 
 /// The Group CustomResourceDefinition, as generated from the Rust types.
 pub fn crd() -> CustomResourceDefinition {
@@ -50,9 +55,18 @@ pub fn grant_crd() -> CustomResourceDefinition {
     finish(GroupGrant::crd())
 }
 
+/// The PlatformConnection CustomResourceDefinition, as generated from the Rust types.
+pub fn connection_crd() -> CustomResourceDefinition {
+    finish(PlatformConnection::crd())
+}
+
 /// Every CRD with the path it is committed under.
-pub fn all_crds() -> [(&'static str, CustomResourceDefinition); 2] {
-    [(CRD_PATH, crd()), (GRANT_CRD_PATH, grant_crd())]
+pub fn all_crds() -> [(&'static str, CustomResourceDefinition); 3] {
+    [
+        (CRD_PATH, crd()),
+        (GRANT_CRD_PATH, grant_crd()),
+        (CONNECTION_CRD_PATH, connection_crd()),
+    ]
 }
 
 fn finish(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {

@@ -68,7 +68,7 @@ fn names_and_subresources_are_the_public_contract() {
 }
 
 #[test]
-fn every_schema_property_has_a_description() {
+fn every_schema_property_has_a_description_in_every_crd() {
     fn walk(path: &str, schema: &Value, missing: &mut Vec<String>) {
         if !schema.is_object() {
             return;
@@ -93,12 +93,19 @@ fn every_schema_property_has_a_description() {
         }
         walk(&format!("{path}[]"), &schema["items"], missing);
     }
-    let mut missing = Vec::new();
-    walk("", &version_schema(), &mut missing);
-    assert!(
-        missing.is_empty(),
-        "fields without a description: {missing:?}"
-    );
+    for (file, crd) in all_crds() {
+        let crd = serde_json::to_value(crd).expect("CRD to JSON");
+        let mut missing = Vec::new();
+        walk(
+            "",
+            &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"],
+            &mut missing,
+        );
+        assert!(
+            missing.is_empty(),
+            "{file}: fields without a description: {missing:?}"
+        );
+    }
 }
 
 #[test]
@@ -300,4 +307,131 @@ fn the_default_spec_is_what_an_empty_spec_reads_as() {
     // Tests build specs with `..Default::default()`: it must mean what the API server stores.
     let empty: GroupSpec = serde_json::from_value(json!({})).unwrap();
     assert_eq!(empty, GroupSpec::default());
+}
+
+fn connection_schema() -> Value {
+    let crd = serde_json::to_value(connection_crd()).expect("CRD to JSON");
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone()
+}
+
+#[test]
+fn connection_names_and_columns_are_the_public_contract() {
+    let crd = serde_json::to_value(connection_crd()).expect("CRD to JSON");
+    assert_eq!(
+        crd["metadata"]["name"],
+        "platformconnections.igz-operator.io"
+    );
+    assert_eq!(crd["spec"]["scope"], "Cluster");
+    assert_eq!(crd["spec"]["names"]["kind"], "PlatformConnection");
+    assert_eq!(crd["spec"]["names"]["plural"], "platformconnections");
+    let version = &crd["spec"]["versions"][0];
+    assert_eq!(version["name"], "v1alpha1");
+    assert_eq!(version["subresources"]["status"], json!({}));
+    let columns: Vec<&str> = version["additionalPrinterColumns"]
+        .as_array()
+        .expect("printer columns")
+        .iter()
+        .map(|c| c["name"].as_str().expect("column name"))
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            "URL", "Ready", "Version", "Groups", "Expires", "Reason", "Age"
+        ]
+    );
+    let spec = &connection_schema()["properties"]["spec"];
+    assert_eq!(spec["required"], json!(["secretRef", "url"]));
+    for field in [
+        "url",
+        "secretRef",
+        "caBundle",
+        "insecureSkipTLSVerify",
+        "rateLimit",
+    ] {
+        assert!(spec["properties"][field].is_object(), "spec.{field}");
+    }
+    assert_eq!(
+        spec["properties"]["insecureSkipTLSVerify"]["default"],
+        false
+    );
+}
+
+#[test]
+fn connection_spec_round_trips_with_its_wire_names() {
+    let conn: PlatformConnection = serde_json::from_value(json!({
+        "apiVersion": "igz-operator.io/v1alpha1",
+        "kind": "PlatformConnection",
+        "metadata": {"name": "prod"},
+        "spec": {"url": "https://dash.example", "secretRef": {"name": "prod-key"},
+                 "insecureSkipTLSVerify": true, "rateLimit": {"qps": 5}}
+    }))
+    .expect("a PlatformConnection parses");
+    assert!(conn.spec.insecure_skip_tls_verify);
+    assert_eq!(conn.spec.secret_ref.namespace, None);
+    assert_eq!(conn.spec.rate_limit.as_ref().and_then(|r| r.burst), None);
+    let back = serde_json::to_value(&conn.spec).unwrap();
+    assert_eq!(back["insecureSkipTLSVerify"], true);
+    assert_eq!(back["secretRef"], json!({"name": "prod-key"}));
+}
+
+#[test]
+fn connection_reasons_are_unique_and_described() {
+    let names: Vec<&str> = ConnectionReason::ALL.iter().map(|r| r.as_str()).collect();
+    for required in [
+        "Connected",
+        "Unreachable",
+        "TLSError",
+        "CredentialsInvalid",
+        "PermissionDenied",
+        "SecretMissing",
+        "SecretInvalid",
+    ] {
+        assert!(names.contains(&required), "missing reason {required}");
+    }
+    let unique: std::collections::BTreeSet<_> = names.iter().collect();
+    assert_eq!(unique.len(), names.len());
+    assert!(
+        ConnectionReason::ALL
+            .iter()
+            .all(|r| !r.description().is_empty())
+    );
+}
+
+#[test]
+fn a_group_names_its_connection_or_means_default_and_cannot_change_it() {
+    let group = Group::new("g", GroupSpec::default());
+    assert_eq!(group.connection_name(), DEFAULT_CONNECTION);
+    let prod = Group::new(
+        "g",
+        GroupSpec {
+            connection: Some("prod".into()),
+            ..Default::default()
+        },
+    );
+    assert_eq!(prod.connection_name(), "prod");
+    let rules = version_schema()["x-kubernetes-validations"].clone();
+    let immutable = rules
+        .as_array()
+        .expect("root CEL rules")
+        .iter()
+        .find(|r| r["fieldPath"] == ".spec.connection")
+        .expect("a rule on spec.connection");
+    assert!(
+        immutable["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("spec.connection is immutable")
+    );
+    assert_eq!(
+        spec_prop("connection")["pattern"].as_str(),
+        Some(CONNECTION_NAME_PATTERN)
+    );
+    let grant_crd = serde_json::to_value(grant_crd()).unwrap();
+    let connections = &grant_crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]
+        ["spec"]["properties"]["connections"];
+    assert_eq!(connections["x-kubernetes-list-type"], "set");
+    assert_eq!(
+        connections["items"]["pattern"].as_str(),
+        Some(CONNECTION_NAME_PATTERN)
+    );
 }

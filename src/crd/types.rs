@@ -62,9 +62,21 @@ pub const GID_MAX: i64 = 2_147_483_647;
     ).message(
         "spec.gid is immutable once set: restore the previous value (files on the platform are owned by that gid)"
     ).field_path(".spec.gid"),
+    validation = ::kube::core::Rule::new(
+        "(has(self.spec.connection) ? self.spec.connection : 'default') == (has(oldSelf.spec.connection) ? oldSelf.spec.connection : 'default')"
+    ).message(
+        "spec.connection is immutable (omitted means default): the platform group lives on that connection's platform; to manage a group on another platform, create a new Group resource"
+    ).field_path(".spec.connection"),
 )]
 #[serde(rename_all = "camelCase")]
 pub struct GroupSpec {
+    /// Name of the PlatformConnection (cluster-scoped) whose platform holds this group. Omitted:
+    /// the connection named default. The namespace's GroupGrant must allow it (its
+    /// spec.connections). Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = super::connection::CONNECTION_NAME_PATTERN))]
+    pub connection: Option<String>,
+
     /// Name of the group on the platform. Defaults to metadata.name. Immutable once the resource
     /// exists. A letter or digit, then up to 62 letters, digits, '_', '.' or '-'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -440,6 +452,14 @@ pub enum ProjectRoleState {
 }
 
 impl Group {
+    /// The connection this Group uses: spec.connection, or `default` when that is unset.
+    pub fn connection_name(&self) -> &str {
+        self.spec
+            .connection
+            .as_deref()
+            .unwrap_or(super::connection::DEFAULT_CONNECTION)
+    }
+
     /// The platform group's name: spec.groupName, or metadata.name when that is unset.
     pub fn effective_group_name(&self) -> String {
         match &self.spec.group_name {

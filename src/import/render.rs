@@ -13,6 +13,8 @@ use crate::crd::{GID_MAX, ManagementPolicy, TenantPolicy};
 #[derive(Clone, Debug)]
 pub struct Options {
     pub namespace: Option<String>,
+    /// Written into every Group's spec.connection (none: the field is left out, meaning default).
+    pub connection: Option<String>,
     pub management_policy: ManagementPolicy,
     /// The platform's address, for the header comment.
     pub source: String,
@@ -61,7 +63,10 @@ pub fn render(
             ));
             continue;
         }
-        let (spec, notes) = spec(group, &usernames, projects, options.management_policy);
+        let (mut spec, notes) = spec(group, &usernames, projects, options.management_policy);
+        if let Some(connection) = &options.connection {
+            spec.insert("connection".into(), json!(connection));
+        }
         imported.notes.extend(notes);
         let mut metadata = Map::new();
         metadata.insert("name".into(), json!(resource_name(&group.name)));
@@ -240,6 +245,7 @@ mod tests {
     fn options() -> Options {
         Options {
             namespace: Some("platform".into()),
+            connection: None,
             management_policy: ManagementPolicy::ObserveOnly,
             source: "https://dash.example/".into(),
         }
@@ -351,6 +357,28 @@ mod tests {
                 &options()
             )
             .yaml
+        );
+    }
+
+    #[test]
+    fn a_connection_given_is_named_in_every_group() {
+        let users = [user("u1", "alice")];
+        let groups = [group("g1", "a", &["u1"]), group("g2", "b", &[])];
+        let options_default = options;
+        let options = Options {
+            connection: Some("prod".into()),
+            ..options_default()
+        };
+        let out = render(&groups, &users, &[], &options);
+        let docs: Vec<Value> = serde_yaml::Deserializer::from_str(&out.yaml)
+            .map(|d| serde::Deserialize::deserialize(d).unwrap())
+            .collect();
+        assert_eq!(docs.len(), 2);
+        assert!(docs.iter().all(|d| d["spec"]["connection"] == "prod"));
+        let without = render(&groups, &users, &[], &options_default());
+        assert!(
+            !without.yaml.contains("connection"),
+            "omitted means default"
         );
     }
 }

@@ -28,6 +28,8 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Desired {
     /// Effective platform group name (spec.groupName or metadata.name).
+    /// The PlatformConnection the Group lives on (`default` when it names none).
+    pub connection: String,
     pub group_name: String,
     /// `None`: leave the platform's description alone.
     pub description: Option<String>,
@@ -53,6 +55,7 @@ impl Desired {
     pub fn from_group(group: &Group) -> Self {
         let spec = &group.spec;
         Desired {
+            connection: group.connection_name().to_owned(),
             group_name: group.effective_group_name(),
             description: spec.description.clone(),
             gid: spec.gid,

@@ -54,6 +54,7 @@ pub(super) fn desired_state() -> impl Strategy<Value = Desired> {
                 adopt,
             )| {
                 Desired {
+                    connection: "default".to_owned(),
                     group_name: NAME.to_owned(),
                     description,
                     gid,

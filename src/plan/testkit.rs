@@ -24,6 +24,7 @@ pub fn directory(usernames: &[&str]) -> BTreeMap<String, String> {
 
 pub fn desired(name: &str) -> Desired {
     Desired {
+        connection: "default".to_owned(),
         group_name: name.to_owned(),
         description: None,
         gid: None,

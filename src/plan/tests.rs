@@ -621,6 +621,7 @@ fn cleanup_deletes_the_group_of_a_lost_create() {
 #[test]
 fn desired_state_is_read_from_the_resource() {
     let spec = GroupSpec {
+        connection: None,
         group_name: None,
         description: Some("d".into()),
         gid: Some(5),

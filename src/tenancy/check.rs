@@ -13,6 +13,8 @@ use crate::plan::{Desired, PlatformGroup, TemporaryCap};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
     pub namespace: String,
+    /// The PlatformConnection the Group names (`default` when it names none).
+    pub connection: String,
     pub group_name: String,
     /// Tenant policy names.
     pub policies: Vec<String>,
@@ -27,6 +29,7 @@ impl Request {
     pub fn of(namespace: &str, desired: &Desired) -> Self {
         Request {
             namespace: namespace.to_owned(),
+            connection: desired.connection.clone(),
             group_name: desired.group_name.clone(),
             policies: desired
                 .assigned_policies
@@ -88,12 +91,19 @@ pub fn check(
 }
 
 /// The first thing `grant` does not allow in `request`, as a sentence; `None` when it allows all.
-/// The order (name, policies, project roles, members, permanent members, adoption) is
-/// admission's too. How long temporary members last depends on the clock: see
+/// The order (connection, name, policies, project roles, members, permanent members, adoption)
+/// is admission's too. How long temporary members last depends on the clock: see
 /// [`temporary_cap`].
 pub fn violation(grant: &CompiledGrant, request: &Request) -> Option<String> {
     let ns = &request.namespace;
     let by = &grant.name;
+    if !grant.connections.contains(&request.connection) {
+        return Some(format!(
+            "namespace \"{ns}\" is not granted connection \"{}\" (GroupGrant {by} allows: {})",
+            request.connection,
+            allowed_connections(grant)
+        ));
+    }
     if let Some(pattern) = &grant.group_name
         && !pattern.is_match(&request.group_name)
     {
@@ -233,6 +243,15 @@ fn role_allowed(grant: &CompiledGrant, project: &str, role: ProjectRole) -> bool
         .any(|(pattern, max)| pattern.is_match(project) && strength(role) <= strength(*max))
 }
 
+/// "default, prod", or "none".
+pub fn allowed_connections(grant: &CompiledGrant) -> String {
+    if grant.connections.is_empty() {
+        return "none".to_owned();
+    }
+    let names: Vec<&str> = grant.connections.iter().map(String::as_str).collect();
+    names.join(", ")
+}
+
 /// "Data, Developer", or "none".
 pub fn allowed_policies(grant: &CompiledGrant) -> String {
     if grant.policies.is_empty() {
@@ -266,6 +285,7 @@ mod tests {
     fn grant(name: &str, temporary: Option<TemporaryMembersGrant>) -> CompiledGrant {
         let spec = GroupGrantSpec {
             namespace_selector: LabelSelector::default(),
+            connections: None,
             group_name_pattern: None,
             tenant_policies: Vec::new(),
             project_roles: Vec::new(),
@@ -286,6 +306,7 @@ mod tests {
     fn request(members: &[&str], temporary: &[&str]) -> Request {
         Request {
             namespace: "ops".into(),
+            connection: "default".into(),
             group_name: "prod-admins".into(),
             policies: Vec::new(),
             project_roles: Vec::new(),
@@ -341,6 +362,7 @@ mod tests {
         for bad in ["1d", "0s", "-1h", "8"] {
             let spec = GroupGrantSpec {
                 namespace_selector: LabelSelector::default(),
+                connections: None,
                 group_name_pattern: None,
                 tenant_policies: Vec::new(),
                 project_roles: Vec::new(),

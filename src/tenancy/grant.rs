@@ -7,13 +7,15 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::ResourceExt;
 use regex::Regex;
 
-use crate::crd::{GroupGrant, ProjectRole, TenantPolicy};
+use crate::crd::{DEFAULT_CONNECTION, GroupGrant, ProjectRole, TenantPolicy};
 
 /// A grant ready to check Groups against.
 #[derive(Clone, Debug)]
 pub struct CompiledGrant {
     pub name: String,
     pub selector: LabelSelector,
+    /// PlatformConnections Groups may name (`default` alone when the grant lists none).
+    pub connections: BTreeSet<String>,
     pub group_name: Option<Pattern>,
     pub policies: BTreeSet<TenantPolicy>,
     pub project_roles: Vec<(Pattern, ProjectRole)>,
@@ -98,6 +100,10 @@ pub fn compile(grant: &GroupGrant) -> Result<CompiledGrant, InvalidGrant> {
         },
     };
     Ok(CompiledGrant {
+        connections: match &spec.connections {
+            Some(listed) => listed.iter().cloned().collect(),
+            None => [DEFAULT_CONNECTION.to_owned()].into(),
+        },
         temporary: TemporaryRules {
             max_duration,
             required: temporary.required,

@@ -16,6 +16,7 @@ use crate::crd::{
 const PROJECTS: [&str; 3] = ["analytics", "fraud", "team-a-lab"];
 const MEMBERS: [&str; 4] = ["alice", "bob", "carol9", "Dave"];
 const NAMES: [&str; 3] = ["a-data", "a-ops", "platform-admins"];
+const CONNECTIONS: [&str; 2] = ["default", "prod"];
 
 fn role() -> impl Strategy<Value = ProjectRole> {
     select(ProjectRole::ALL.to_vec())
@@ -46,9 +47,10 @@ fn grant() -> impl Strategy<Value = CompiledGrant> {
         proptest::option::of(select(vec!["^[a-z]+$", "^[a-z0-9]+$"])),
         any::<bool>(),
         proptest::option::of(any::<bool>()),
+        proptest::option::of(subsequence(CONNECTIONS.to_vec(), 0..=2)),
     )
         .prop_map(
-            |(name, tenant, names, policies, roles, members, adoption, required)| {
+            |(name, tenant, names, policies, roles, members, adoption, required, connections)| {
                 let selector = LabelSelector {
                     match_labels: tenant.map(|t| [("tenant".to_owned(), t.to_owned())].into()),
                     ..Default::default()
@@ -57,6 +59,8 @@ fn grant() -> impl Strategy<Value = CompiledGrant> {
                     &name,
                     GroupGrantSpec {
                         namespace_selector: selector,
+                        connections: connections
+                            .map(|c| c.into_iter().map(str::to_owned).collect()),
                         group_name_pattern: names.map(str::to_owned),
                         tenant_policies: policies,
                         project_roles: roles
@@ -87,10 +91,12 @@ fn request() -> impl Strategy<Value = Request> {
         subsequence(MEMBERS.to_vec(), 0..=4),
         subsequence(MEMBERS.to_vec(), 0..=2),
         any::<bool>(),
+        select(CONNECTIONS.to_vec()),
     )
         .prop_map(
-            |(name, policies, roles, members, temporary, adopt)| Request {
+            |(name, policies, roles, members, temporary, adopt, connection)| Request {
                 namespace: "team-a".to_owned(),
+                connection: connection.to_owned(),
                 group_name: name.to_owned(),
                 policies: policies.iter().map(|p| p.as_str().to_owned()).collect(),
                 project_roles: roles.into_iter().map(|(p, r)| (p.to_owned(), r)).collect(),
@@ -203,6 +209,7 @@ proptest! {
     fn an_all_allowing_grant_permits_everything(labels in labels(), request in request()) {
         let everything = GroupGrant::new("all", GroupGrantSpec {
             namespace_selector: LabelSelector::default(),
+            connections: Some(CONNECTIONS.iter().map(|c| c.to_string()).collect()),
             group_name_pattern: None,
             tenant_policies: TenantPolicy::ALL.to_vec(),
             project_roles: vec![ProjectRoleGrant { project_pattern: ".*".into(), max_role: ProjectRole::Admin }],

@@ -624,6 +624,7 @@ async fn valid_specs_are_accepted_and_defaulted() {
     within_budget("valid_specs_are_accepted_and_defaulted", async {
         // Every field set, through the Rust types: nothing is rejected, pruned or rewritten.
         let spec = GroupSpec {
+            connection: None,
             group_name: Some("Platform_Team.1-a".into()),
             description: Some("Everyone on the platform team".into()),
             gid: Some(4242),

@@ -20,7 +20,7 @@ fn operator() -> Command {
 fn crd_subcommand_prints_the_committed_crds() {
     let out = operator().arg("crd").output().unwrap();
     assert!(out.status.success());
-    let committed: Vec<String> = ["groups", "groupgrants"]
+    let committed: Vec<String> = ["groups", "groupgrants", "platformconnections"]
         .iter()
         .map(|plural| {
             let path = format!(

@@ -5,6 +5,7 @@
 mod admission;
 mod adoption;
 mod cli;
+mod connections;
 mod create_record;
 mod e2e;
 mod envtest;

@@ -29,11 +29,16 @@ use serde_json::json;
 const LEASE: &str = "igz-operator";
 /// The admission policy (and binding) the operator keeps in line with the grants.
 const POLICY: &str = igz_operator::tenancy::admission::POLICY_NAME;
+/// The admission policy (and binding) on PlatformConnections' Secret namespace.
+const CONNECTION_POLICY: &str = igz_operator::connection::ADMISSION_POLICY_NAME;
 
 /// The RBAC objects of the rendered chart.
 struct ChartRbac {
     cluster_rules: Vec<PolicyRule>,
-    own_namespace_rules: Vec<PolicyRule>,
+    leader_election_rules: Vec<PolicyRule>,
+    /// The Role in the release namespace that lets the operator read Secrets there (and create
+    /// its record key).
+    secret_rules: Vec<PolicyRule>,
 }
 
 fn chart_rbac() -> ChartRbac {
@@ -89,26 +94,57 @@ fn chart_rbac() -> ChartRbac {
         cluster_rules.extend(role.rules.clone().unwrap_or_default());
     }
     check_user_roles(&cluster_roles);
-    // The Roles in the release namespace (leader election, the record key), each bound to the
-    // Deployment's ServiceAccount: their rules are what it may do in its own namespace.
-    let role_bindings: Vec<RoleBinding> = of_kind("RoleBinding")
-        .into_iter()
-        .map(|b| serde_yaml::from_value(b).unwrap())
-        .collect();
-    let mut own_namespace_rules = Vec::new();
-    for role in of_kind("Role") {
-        let role: Role = serde_yaml::from_value(role).unwrap();
-        let bound = role_bindings.iter().any(|b| {
-            b.role_ref.kind == "Role"
-                && Some(&b.role_ref.name) == role.metadata.name.as_ref()
-                && b.subjects
-                    .iter()
-                    .flatten()
-                    .any(|s| s.kind == "ServiceAccount" && s.name == sa_name)
-        });
-        assert!(bound, "Role {:?} is bound to {sa_name}", role.metadata.name);
-        own_namespace_rules.extend(role.rules.unwrap_or_default());
+    for role in &cluster_roles {
+        let reads_secrets = role
+            .rules
+            .iter()
+            .flatten()
+            .any(|r| r.resources.iter().flatten().any(|x| x == "secrets"));
+        assert!(
+            !reads_secrets,
+            "no ClusterRole touches Secrets: {:?}",
+            role.metadata.name
+        );
     }
+    // Roles in the release namespace: leader election, and Secrets (the connections' credentials
+    // read, the record key read or created).
+    let roles: Vec<Role> = of_kind("Role")
+        .into_iter()
+        .map(|r| serde_yaml::from_value(r).unwrap())
+        .collect();
+    let bindings: Vec<RoleBinding> = of_kind("RoleBinding")
+        .into_iter()
+        .map(|r| serde_yaml::from_value(r).unwrap())
+        .collect();
+    assert_eq!(roles.len(), 2, "two Roles expected: {roles:?}");
+    let named = |suffix: &str| -> Role {
+        let role = roles
+            .iter()
+            .find(|r| {
+                r.metadata
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| n.ends_with(suffix))
+            })
+            .unwrap_or_else(|| panic!("a Role named *{suffix}"))
+            .clone();
+        assert_eq!(role.metadata.namespace.as_deref(), Some("igz-system"));
+        let binding = bindings
+            .iter()
+            .find(|b| Some(&b.role_ref.name) == role.metadata.name.as_ref())
+            .expect("the Role is bound");
+        assert_eq!(binding.role_ref.kind, "Role");
+        assert!(
+            binding
+                .subjects
+                .iter()
+                .flatten()
+                .any(|s| s.kind == "ServiceAccount" && s.name == sa_name)
+        );
+        role
+    };
+    let role = named("-leader-election");
+    let secrets = named("-secrets");
     let args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
         .as_sequence()
         .expect("container args")
@@ -121,7 +157,8 @@ fn chart_rbac() -> ChartRbac {
     );
     ChartRbac {
         cluster_rules,
-        own_namespace_rules,
+        leader_election_rules: role.rules.unwrap_or_default(),
+        secret_rules: secrets.rules.unwrap_or_default(),
     }
 }
 
@@ -243,17 +280,17 @@ async fn grant(admin: &Client, rbac: &ChartRbac, ns: &str, sa: &str) -> ClusterG
         )
         .await
         .expect("create ClusterRoleBinding");
-    let le = "igz-operator-own-namespace";
+    let le = "igz-operator-leader-election";
     Api::<Role>::namespaced(admin.clone(), ns)
         .create(
             &pp,
             &Role {
                 metadata: meta(le, None),
-                rules: Some(rbac.own_namespace_rules.clone()),
+                rules: Some(rbac.leader_election_rules.clone()),
             },
         )
         .await
-        .expect("create the own-namespace Role");
+        .expect("create leader-election Role");
     Api::<RoleBinding>::namespaced(admin.clone(), ns)
         .create(
             &pp,
@@ -268,7 +305,33 @@ async fn grant(admin: &Client, rbac: &ChartRbac, ns: &str, sa: &str) -> ClusterG
             },
         )
         .await
-        .expect("create the own-namespace RoleBinding");
+        .expect("create leader-election RoleBinding");
+    let secrets = "igz-operator-secrets";
+    Api::<Role>::namespaced(admin.clone(), ns)
+        .create(
+            &pp,
+            &Role {
+                metadata: meta(secrets, None),
+                rules: Some(rbac.secret_rules.clone()),
+            },
+        )
+        .await
+        .expect("create Secrets Role");
+    Api::<RoleBinding>::namespaced(admin.clone(), ns)
+        .create(
+            &pp,
+            &RoleBinding {
+                metadata: meta(secrets, None),
+                role_ref: RoleRef {
+                    api_group: "rbac.authorization.k8s.io".into(),
+                    kind: "Role".into(),
+                    name: secrets.into(),
+                },
+                subjects: Some(sa_subject(sa, ns)),
+            },
+        )
+        .await
+        .expect("create Secrets RoleBinding");
     ClusterGrant {
         admin: admin.clone(),
         name,
@@ -357,17 +420,24 @@ async fn operator_lifecycle(mut h: Harness, sa_client: Client) {
     let ns = h.ns.clone();
     wait_until_granted(&sa_client, &ns).await;
 
-    // Outside the role: refused by the real API server, not just by the review.
-    match Api::<Secret>::namespaced(sa_client.clone(), &ns)
+    // Secrets: in the release namespace only, refused by the real API server elsewhere.
+    Api::<Secret>::namespaced(sa_client.clone(), &ns)
         .list(&ListParams::default())
         .await
-    {
-        Err(kube::Error::Api(status)) => assert_eq!(status.code, 403, "{status:?}"),
-        other => panic!("listing Secrets must be forbidden, got {other:?}"),
+        .expect("listing Secrets in the release namespace");
+    for elsewhere in [
+        Api::<Secret>::namespaced(sa_client.clone(), "default"),
+        Api::<Secret>::all(sa_client.clone()),
+    ] {
+        match elsewhere.list(&ListParams::default()).await {
+            Err(kube::Error::Api(status)) => assert_eq!(status.code, 403, "{status:?}"),
+            other => panic!("listing Secrets elsewhere must be forbidden, got {other:?}"),
+        }
     }
 
     check_access(&sa_client, &ns).await;
     check_admission_policy_write(&sa_client).await;
+    check_connections(&h, &sa_client).await;
     check_start_up_and_cluster_wide_watch(&sa_client).await;
     check_leader_election(&admin, &sa_client, &ns).await;
 
@@ -388,16 +458,11 @@ async fn operator_lifecycle(mut h: Harness, sa_client: Client) {
     .await
     .expect("apply Group");
     let ready = h.wait_ready("rbac-team").await;
-    // The record key: made by the operator itself, readable, and no other Secret is.
-    let secrets = Api::<Secret>::namespaced(sa_client.clone(), &ns);
-    secrets
+    // The record key: made by the operator itself, with nothing but the chart's rights.
+    Api::<Secret>::namespaced(sa_client.clone(), &ns)
         .get(igz_operator::create_record::KEY_SECRET)
         .await
         .expect("the operator reads the record key it made");
-    match secrets.get("another-secret").await {
-        Err(kube::Error::Api(status)) => assert_eq!(status.code, 403, "{status:?}"),
-        other => panic!("reading another Secret must be forbidden, got {other:?}"),
-    }
     assert!(
         ready.finalizers().iter().any(|f| f == FINALIZER),
         "finalizer added: {:?}",
@@ -511,7 +576,7 @@ async fn check_access(sa: &Client, ns: &str) {
         ("watch", g, "groups", "", None, ""),
         ("list", g, "groups", "", here, ""),
         ("watch", g, "groups", "", here, ""),
-        // finalizer and create record annotation
+        // finalizer and create-pending annotation
         ("patch", g, "groups", "", here, "x"),
         // status by server-side apply
         ("patch", g, "groups", "status", here, "x"),
@@ -523,6 +588,42 @@ async fn check_access(sa: &Client, ns: &str) {
         ("create", co, "leases", "", here, ""),
         ("get", co, "leases", "", here, LEASE),
         ("patch", co, "leases", "", here, LEASE),
+        // connections: the watch, the finalizer, status, their Events (cluster-scoped objects'
+        // Events live in "default"), their admission policy, and Secrets here only
+        ("list", g, "platformconnections", "", None, ""),
+        ("watch", g, "platformconnections", "", None, ""),
+        ("patch", g, "platformconnections", "", None, "x"),
+        ("patch", g, "platformconnections", "status", None, "x"),
+        ("create", ev, "events", "", Some("default"), ""),
+        (
+            "get",
+            ar,
+            "validatingadmissionpolicies",
+            "",
+            None,
+            CONNECTION_POLICY,
+        ),
+        (
+            "patch",
+            ar,
+            "validatingadmissionpolicies",
+            "",
+            None,
+            CONNECTION_POLICY,
+        ),
+        (
+            "patch",
+            ar,
+            "validatingadmissionpolicybindings",
+            "",
+            None,
+            CONNECTION_POLICY,
+        ),
+        ("get", "", "secrets", "", here, "igz-operator-mgmt"),
+        ("list", "", "secrets", "", here, ""),
+        ("watch", "", "secrets", "", here, ""),
+        // its record key, created when missing
+        ("create", "", "secrets", "", here, ""),
         // tenancy: the grants, namespace labels, and the admission policy made of the grants
         ("get", g, "groupgrants", "", None, "x"),
         ("list", g, "groupgrants", "", None, ""),
@@ -598,8 +699,16 @@ async fn check_access(sa: &Client, ns: &str) {
         ("patch", co, "leases", "", here, "another-lease"),
         ("create", co, "leases", "", elsewhere, ""),
         ("get", co, "leases", "", elsewhere, LEASE),
-        ("list", "", "secrets", "", here, ""),
-        ("get", "", "secrets", "", here, "igz-operator-mgmt"),
+        ("list", "", "secrets", "", elsewhere, ""),
+        ("watch", "", "secrets", "", None, ""),
+        ("get", "", "secrets", "", elsewhere, "igz-operator-mgmt"),
+        ("update", "", "secrets", "", here, "x"),
+        ("delete", "", "secrets", "", here, "x"),
+        ("create", g, "platformconnections", "", None, ""),
+        ("update", g, "platformconnections", "", None, "x"),
+        ("delete", g, "platformconnections", "", None, "x"),
+        ("get", g, "platformconnections", "", None, "x"),
+        ("update", g, "platformconnections", "status", None, "x"),
         ("list", "", "configmaps", "", here, ""),
         ("list", "", "pods", "", None, ""),
         (
@@ -668,6 +777,125 @@ async fn check_admission_policy_write(sa: &Client) {
         .patch(POLICY, &params, &kube::api::Patch::Apply(&policy))
         .await
         .expect("apply the admission policy with the chart's RBAC");
+}
+
+/// The connection controller with the ServiceAccount's token: it reads the connection's Secret
+/// in the release namespace, adds its finalizer, writes its status, publishes its Events,
+/// rewrites its admission policy (a dry run), and lets it go once deleted.
+async fn check_connections(h: &Harness, sa: &Client) {
+    use igz_operator::connection::{self, ConnectionMetrics, Registry};
+    use igz_operator::crd::{CONNECTION_FINALIZER, PlatformConnection};
+    use k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicy;
+
+    let ns = &h.ns;
+    let params = kube::api::PatchParams::apply("igz-operator")
+        .force()
+        .dry_run();
+    // In a release the chart creates it; here the test binary's keeper (or this) does.
+    connection::apply_admission_policy(&h.client, crate::support::connections::POLICY_NAMESPACE)
+        .await
+        .expect("the connection policy exists");
+    Api::<ValidatingAdmissionPolicy>::all(sa.clone())
+        .patch(
+            CONNECTION_POLICY,
+            &params,
+            &kube::api::Patch::Apply(&connection::admission_policy(ns)),
+        )
+        .await
+        .expect("apply the connection policy with the chart's RBAC");
+
+    let run = format!("{ns}-rbac");
+    let secrets: Api<Secret> = Api::namespaced(h.client.clone(), ns);
+    let secret = Secret {
+        metadata: meta("rbac-key", None),
+        string_data: Some([("access-key".to_owned(), ACCESS_KEY.to_owned())].into()),
+        ..Default::default()
+    };
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("create Secret");
+    let connections: Api<PlatformConnection> = Api::all(h.client.clone());
+    let body = json!({
+        "apiVersion": "igz-operator.io/v1alpha1", "kind": "PlatformConnection",
+        "metadata": {"name": run, "labels": {crate::support::connections::RUN_LABEL: run}},
+        "spec": {"url": h.emulator.base_url(), "secretRef": {"name": "rbac-key"}},
+    });
+    connections
+        .patch(
+            &run,
+            &kube::api::PatchParams::apply("kubectl"),
+            &kube::api::Patch::Apply(&body),
+        )
+        .await
+        .expect("apply PlatformConnection");
+    let registry = std::sync::Arc::new(Registry::new(|_, _| (), Default::default()));
+    let mut settings = connection::Settings::new(ns.clone());
+    settings.admission_policy = false;
+    settings.selector = Some(format!("{}={run}", crate::support::connections::RUN_LABEL));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(connection::run(
+        sa.clone(),
+        registry.clone(),
+        settings,
+        ConnectionMetrics::default(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let what = "the connection is Connected, with our finalizer";
+    igz_testkit::wait::until(what, igz_testkit::wait::DEFAULT_DEADLINE, || async {
+        let c = connections.get(&run).await.map_err(|e| e.to_string())?;
+        let connected = c.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.reason == "Connected")
+        });
+        if connected && c.finalizers().iter().any(|f| f == CONNECTION_FINALIZER) {
+            Ok(())
+        } else {
+            Err(format!("{:?}", c.status))
+        }
+    })
+    .await;
+    let connected_event = || async {
+        let events = Api::<K8sEvent>::namespaced(h.client.clone(), "default")
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        events
+            .items
+            .iter()
+            .any(|e| {
+                e.reason.as_deref() == Some("Connected")
+                    && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(run.as_str())
+            })
+            .then_some(())
+            .ok_or_else(|| "no Connected Event yet".to_owned())
+    };
+    igz_testkit::wait::until(
+        "a Connected Event",
+        igz_testkit::wait::DEFAULT_DEADLINE,
+        connected_event,
+    )
+    .await;
+    connections
+        .delete(&run, &DeleteParams::default())
+        .await
+        .expect("delete PlatformConnection");
+    igz_testkit::wait::until(
+        "the connection is let go",
+        igz_testkit::wait::DEFAULT_DEADLINE,
+        || async {
+            match connections.get(&run).await {
+                Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
 }
 
 /// What `igz-operator run` does at start and with no --watch-namespace: list Groups' metadata
@@ -751,7 +979,8 @@ async fn missing_rbac_for_grants_is_logged_and_nothing_reconciles_until_granted(
             .filter(|rule| !reads_grants(rule))
             .cloned()
             .collect(),
-        own_namespace_rules: full.own_namespace_rules.clone(),
+        leader_election_rules: full.leader_election_rules.clone(),
+        secret_rules: full.secret_rules.clone(),
     };
     assert!(
         without_grants.cluster_rules.len() < full.cluster_rules.len(),
@@ -799,7 +1028,7 @@ async fn missing_rbac_for_grants_is_logged_and_nothing_reconciles_until_granted(
         let conditions = unjudged.status.map(|s| s.conditions).unwrap_or_default();
         assert!(
             conditions.is_empty(),
-            "a Group the operator cannot judge gets no decision: {conditions:?}"
+            "a Group the operator cannot judge gets no verdict: {conditions:?}"
         );
         assert!(
             h.platform_group("rbac-team").await.is_none(),

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use igz_operator::crd::{Group, GroupGrant, Reason};
+use igz_operator::crd::{Group, GroupGrant, PlatformConnection, Reason};
 use igz_testkit::paths::repo_root;
 use igz_testkit::wait::{self, DEFAULT_DEADLINE};
 use kube::Api;
@@ -160,6 +160,18 @@ fn the_group_page_documents_every_condition_reason() {
         assert!(
             group.text.contains(&row),
             "docs/group.md lacks the row: {row}"
+        );
+    }
+}
+
+#[test]
+fn the_connections_page_documents_every_connection_reason() {
+    let connections = page("docs/connections.md");
+    for reason in igz_operator::crd::ConnectionReason::ALL {
+        let row = format!("| `{}` | {} |", reason.as_str(), reason.description());
+        assert!(
+            connections.text.contains(&row),
+            "docs/connections.md lacks the row: {row}"
         );
     }
 }
@@ -362,7 +374,7 @@ fn shown_objects() -> Vec<(PathBuf, Value)> {
 }
 
 #[tokio::test]
-async fn every_group_and_grant_shown_is_accepted_by_the_api_server() {
+async fn every_group_grant_and_connection_shown_is_accepted_by_the_api_server() {
     let h = Harness::without_operator("docs", &[], &[]).await;
     let strict = PatchParams::apply("docs-check")
         .dry_run()
@@ -374,7 +386,7 @@ async fn every_group_and_grant_shown_is_accepted_by_the_api_server() {
         .collect();
     assert_eq!(
         kinds,
-        BTreeSet::from(["Group", "GroupGrant"]),
+        BTreeSet::from(["Group", "GroupGrant", "PlatformConnection"]),
         "{objects:#?}"
     );
     for (path, mut object) in objects {
@@ -388,6 +400,10 @@ async fn every_group_and_grant_shown_is_accepted_by_the_api_server() {
                     .await
                     .map(|_| ())
             }
+            "PlatformConnection" => Api::<PlatformConnection>::all(h.client.clone())
+                .patch(&name, &strict, &Patch::Apply(&object))
+                .await
+                .map(|_| ()),
             _ => Api::<GroupGrant>::all(h.client.clone())
                 .patch(&name, &strict, &Patch::Apply(&object))
                 .await

@@ -28,6 +28,7 @@ use crate::support::{ACCESS_KEY, Harness, Operator, condition};
 fn team_grant(namespace: &str) -> GroupGrantSpec {
     GroupGrantSpec {
         namespace_selector: select_namespace(namespace),
+        connections: None,
         group_name_pattern: Some("^a-.*$".into()),
         tenant_policies: vec![TenantPolicy::Data],
         project_roles: vec![ProjectRoleGrant {
@@ -241,6 +242,11 @@ async fn a_namespace_editor_gets_what_the_grant_allows_and_nothing_more() {
             "a-upper",
             json!({"members": ["alice", "Bob9"]}),
             r#"is not granted member "Bob9""#,
+        ),
+        (
+            "a-prod",
+            json!({"connection": "prod", "members": ["alice"]}),
+            r#"is not granted connection "prod" (GroupGrant"#,
         ),
         (
             "a-adopt",

@@ -54,20 +54,33 @@ the chart's appVersion). */}}
 {{- else if $enabled }}true{{ end }}
 {{- end }}
 
-{{/* The management API's port as its endpoints see it: networkPolicy.mgmt.ports, else the port
-of mgmt.url (443 for https, 80 for http), else 443 (the in-pod default is https). */}}
+{{/* The port of one management API URL as its endpoints see it (443 for https, 80 for http,
+unless the URL names one). */}}
+{{- define "igz-operator.urlPort" -}}
+{{- $u := urlParse . }}
+{{- $parts := splitList ":" $u.host }}
+{{- if gt (len $parts) 1 }}{{ last $parts | int }}
+{{- else if eq $u.scheme "http" }}80
+{{- else }}443
+{{- end }}
+{{- end }}
+
+{{/* The management APIs' ports as their endpoints see them: networkPolicy.mgmt.ports, else the
+port of mgmt.url (443 for the in-pod default) and of every connection's spec.url. */}}
 {{- define "igz-operator.mgmtPorts" -}}
 {{- if .Values.networkPolicy.mgmt.ports }}
 {{- toJson .Values.networkPolicy.mgmt.ports }}
-{{- else if .Values.mgmt.url }}
-{{- $u := urlParse .Values.mgmt.url }}
-{{- $parts := splitList ":" $u.host }}
-{{- if gt (len $parts) 1 }}
-{{- toJson (list (last $parts | int)) }}
-{{- else if eq $u.scheme "http" }}[80]
-{{- else }}[443]
+{{- else }}
+{{- $ports := list }}
+{{- if .Values.mgmt.url }}
+{{- $ports = append $ports (include "igz-operator.urlPort" .Values.mgmt.url | int) }}
+{{- else }}
+{{- $ports = append $ports 443 }}
 {{- end }}
-{{- else }}[443]
+{{- range .Values.connections }}
+{{- $ports = append $ports (include "igz-operator.urlPort" .spec.url | int) }}
+{{- end }}
+{{- toJson ($ports | uniq) }}
 {{- end }}
 {{- end }}
 

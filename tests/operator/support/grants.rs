@@ -21,6 +21,8 @@ pub fn everything_in(namespace: &str) -> GroupGrant {
         namespace,
         GroupGrantSpec {
             namespace_selector: select_namespace(namespace),
+            // The connections the tests and the documentation's examples name.
+            connections: Some(vec!["default".into(), "prod".into()]),
             group_name_pattern: None,
             tenant_policies: TenantPolicy::ALL.to_vec(),
             project_roles: vec![ProjectRoleGrant {

@@ -30,7 +30,7 @@ pub fn fast_timing() -> Timing {
     timing
 }
 
-/// Installs (once per test binary) both CRDs, as they are generated now: concurrent installs of
+/// Installs (once per test binary) every CRD, as they are generated now: concurrent installs of
 /// the same CRD from parallel tests would race each other's updates.
 pub async fn install_crd(client: &Client) {
     static INSTALLED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
@@ -41,6 +41,12 @@ pub async fn install_crd(client: &Client) {
                 client,
                 "groupgrants.igz-operator.io",
                 igz_operator::crd::grant_crd(),
+            )
+            .await;
+            install(
+                client,
+                "platformconnections.igz-operator.io",
+                igz_operator::crd::connection_crd(),
             )
             .await;
         })

@@ -1,6 +1,7 @@
 //! What the operator's integration tests share: the end-to-end harness (control plane, emulator,
 //! controller) and small helpers. The control plane itself comes from `igz_testkit::envtest`.
 
+pub mod connections;
 pub mod grants;
 mod harness;
 
