@@ -148,16 +148,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         // Short enough that users and projects created on the platform are seen within ~30 s.
         fresh_picture_age: args.resync_interval.min(Duration::from_secs(15)),
         namespace: args.namespace.clone(),
+        recoveries: Default::default(),
         instance: std::env::var("POD_NAME").ok(),
         admission_policy: true,
     };
-    // The connections: a client per PlatformConnection, the flags' client serving as the
-    // connection `default` while no PlatformConnection has that name. Their controller runs
-    // beside the Group controller (see `with_connections`). TODO(issue 18): the Group
-    // driver takes its clients from `connections.get(group.connection_name())`.
+    // The platforms: a client and a picture per PlatformConnection, the flags' client serving as
+    // the connection `default` while no PlatformConnection has that name. Their controller runs
+    // beside the Group controller (see `with_connections`).
     let connections = Arc::new(
-        connection::Registry::new(|_, _| (), Observer::new(mgmt_metrics))
-            .with_builtin_default(mgmt.clone()),
+        connection::Registry::new(settings.picture_factory(), Observer::new(mgmt_metrics))
+            .with_builtin_default(mgmt),
     );
     let connection_settings = connection_settings(&args);
     let with_connections = {
@@ -187,7 +187,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         let stop = shared(shutdown_signal());
         let groups = controller::run(
             kube,
-            mgmt,
+            connections.clone(),
             settings,
             reconcile_metrics,
             stop.clone(),
@@ -214,7 +214,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         });
         let groups = controller::run(
             kube.clone(),
-            mgmt.clone(),
+            connections.clone(),
             settings.clone(),
             reconcile_metrics.clone(),
             stop.clone(),

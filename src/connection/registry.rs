@@ -272,7 +272,7 @@ impl<P: Send + Sync + 'static> Registry<P> {
     /// new client, or its probe succeeds after a failure. The Group driver retries at once the
     /// Groups that failed on it, rather than at the end of their backoff. A receiver that falls
     /// behind gets every known name.
-    pub fn recoveries(self: &Arc<Self>) -> impl Stream<Item = String> + Send + 'static {
+    pub fn recoveries(self: &Arc<Self>) -> impl Stream<Item = String> + Send + use<P> {
         let registry = self.clone();
         let rx = self.recovered.subscribe();
         futures::stream::unfold((rx, registry), |(mut rx, registry)| async move {

@@ -12,14 +12,14 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use rand::Rng;
 
 use super::Settings;
+use super::error::Error;
 use super::events::Events;
 use super::metrics::ReconcileMetrics;
-use super::picture::SharedPicture;
+use super::platforms::{Platform, Platforms};
 use super::rivals;
 use super::tenancy_watch::Tenancy;
 use crate::crd::Group;
 use crate::create_record::RecordKeys;
-use igz_mgmt::MgmtClient;
 
 /// Timing of requeues.
 #[derive(Debug, Clone)]
@@ -71,8 +71,8 @@ impl Timing {
 
 pub struct Context {
     pub kube: Client,
-    pub mgmt: MgmtClient,
-    pub picture: SharedPicture,
+    /// The platforms, by connection name.
+    pub platforms: Arc<Platforms>,
     /// The key create records are sealed with.
     pub record_keys: RecordKeys,
     /// Caches of every watched Group, to resolve name conflicts across resources.
@@ -82,15 +82,16 @@ pub struct Context {
     pub events: Events,
     pub metrics: ReconcileMetrics,
     pub timing: Timing,
-    /// backon's ExponentialBackoff iterators, one per failing Group: the next error delay.
-    failures: Mutex<HashMap<ObjectRef<Group>, ExponentialBackoff>>,
+    /// One per failing Group: its connection, and backon's ExponentialBackoff iterator (the next
+    /// error delay).
+    failures: Mutex<HashMap<ObjectRef<Group>, (String, ExponentialBackoff)>>,
 }
 
 impl Context {
     /// The shared state for controllers run with `settings`.
     pub fn new(
         kube: Client,
-        mgmt: MgmtClient,
+        platforms: Arc<Platforms>,
         settings: &Settings,
         record_keys: RecordKeys,
         stores: Vec<Store<Group>>,
@@ -103,10 +104,9 @@ impl Context {
         };
         Arc::new(Self {
             events: Events::new(kube.clone(), reporter),
-            picture: SharedPicture::new(mgmt.clone(), settings.fresh_picture_age),
+            platforms,
             record_keys,
             kube,
-            mgmt,
             stores,
             tenancy,
             metrics,
@@ -120,29 +120,38 @@ impl Context {
         rivals::rival_owner(group, all.iter().map(Arc::as_ref))
     }
 
+    /// The platform of the connection `name`, or why it cannot be used now.
+    pub async fn platform(&self, name: &str) -> Result<Arc<Platform>, Error> {
+        self.platforms.get(name).await.map_err(Error::Connection)
+    }
+
     /// The delay before retrying a Group whose reconcile failed; grows with each failure.
-    pub fn next_error_delay(&self, group: &ObjectRef<Group>) -> Duration {
+    pub fn next_error_delay(&self, group: &Group) -> Duration {
         let mut failures = self.failures.lock().expect("backoff map lock");
-        let backoff = failures.entry(group.clone()).or_insert_with(|| {
-            ExponentialBuilder::default()
+        let key = ObjectRef::from_obj(group);
+        let (_, backoff) = failures.entry(key).or_insert_with(|| {
+            let backoff = ExponentialBuilder::default()
                 .with_jitter()
                 .with_min_delay(self.timing.error_backoff_min)
                 .with_max_delay(self.timing.error_backoff_max)
                 .without_max_times()
-                .build()
+                .build();
+            (group.connection_name().to_owned(), backoff)
         });
         backoff.next().unwrap_or(self.timing.error_backoff_max)
     }
 
-    /// The Groups whose last reconcile failed (in `namespace`, or all), forgetting their
-    /// backoff: called when the platform is back after an outage, to retry them now rather
-    /// than after a backoff that grew while it was down.
-    pub fn take_failing(&self, namespace: Option<&str>) -> Vec<ObjectRef<Group>> {
+    /// The Groups on `connection` whose last reconcile failed (in `namespace`, or all),
+    /// forgetting their backoff: called when that platform answers again, or its connection
+    /// got new credentials, to retry them now rather than after a backoff that grew meanwhile.
+    pub fn take_failing(&self, namespace: Option<&str>, connection: &str) -> Vec<ObjectRef<Group>> {
         let mut failures = self.failures.lock().expect("backoff map lock");
         let taken: Vec<ObjectRef<Group>> = failures
-            .keys()
-            .filter(|r| namespace.is_none() || r.namespace.as_deref() == namespace)
-            .cloned()
+            .iter()
+            .filter(|(r, (on, _))| {
+                on == connection && (namespace.is_none() || r.namespace.as_deref() == namespace)
+            })
+            .map(|(r, _)| r.clone())
             .collect();
         for r in &taken {
             failures.remove(r);

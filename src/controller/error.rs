@@ -1,6 +1,7 @@
 //! Reconcile failures, each mapped to a condition reason and a sentence a platform admin can act on.
 
-use crate::crd::Reason;
+use crate::connection::UnavailableReason;
+use crate::crd::{ConnectionReason, Reason};
 use crate::plan::Conflict;
 use igz_mgmt::{ErrorKind, MgmtError};
 
@@ -18,6 +19,11 @@ pub enum Error {
     /// provably ours): the resource must leave it alone.
     #[error("{0}")]
     AlreadyExists(Conflict),
+
+    /// The Group's PlatformConnection cannot be used now (missing, its Secret missing or
+    /// unusable, its credentials refused): nothing is read or written on the platform.
+    #[error("{0}")]
+    Connection(crate::connection::ConnectionUnavailable),
 
     /// The shared picture of the platform missed something that exists; the next reconcile
     /// re-reads it. Not a failure to report.
@@ -49,6 +55,15 @@ impl Error {
                 (ErrorKind::Unavailable | ErrorKind::Timeout, _) => Reason::ApiUnavailable,
                 _ => Reason::ReconcileError,
             },
+            Error::Connection(unavailable) => match unavailable.reason {
+                UnavailableReason::NotReady(ConnectionReason::CredentialsInvalid) => {
+                    Reason::CredentialsInvalid
+                }
+                UnavailableReason::NotReady(ConnectionReason::PermissionDenied) => {
+                    Reason::PermissionDenied
+                }
+                _ => Reason::ConnectionUnavailable,
+            },
             Error::Kube { .. } | Error::StalePicture => Reason::ReconcileError,
             Error::AlreadyExists(conflict) => conflict.reason(),
         }
@@ -56,12 +71,22 @@ impl Error {
 
     /// The condition/Event message: what failed plus what the admin can do about it.
     pub fn message(&self) -> String {
-        if let Error::AlreadyExists(conflict) = self {
-            return conflict.message();
+        match self {
+            Error::AlreadyExists(conflict) => return conflict.message(),
+            Error::Connection(unavailable) => {
+                return format!(
+                    "Cannot use the Group's platform connection: {}. Nothing is read or written \
+                     on the platform until it is fixed; the Group is retried as soon as it is.",
+                    unavailable.message.trim_end_matches('.')
+                );
+            }
+            _ => {}
         }
         let hint = match self.reason() {
             Reason::CredentialsInvalid => {
-                " Check the operator's access key (the Secret behind --access-key-file) and username."
+                " Check the credentials of the Group's PlatformConnection (the Secret its \
+                 spec.secretRef names; for the connection default from the operator's flags, \
+                 --access-key-file or --password-file)."
             }
             Reason::PermissionDenied => {
                 " Grant the operator's platform user a tenant-management role that allows it (e.g. IT Admin)."
@@ -77,7 +102,7 @@ impl Error {
             Error::Platform { doing, source } => format!("{doing}: {source}"),
             Error::Kube { doing, source } => format!("{doing} (Kubernetes API: {source})"),
             Error::AlreadyExists(conflict) => conflict.message(),
-            Error::StalePicture => self.to_string(),
+            Error::Connection(_) | Error::StalePicture => self.to_string(),
         }
     }
 

@@ -12,9 +12,11 @@ use super::context::Context;
 use super::error::Error;
 use super::group_writer::GroupWriter;
 use super::perform::{Done, perform};
+use super::platforms::Platform;
+use super::report::Note;
 use crate::crd::GroupOrigin;
 use crate::create_record::Sent;
-use crate::plan::{Action, steps};
+use crate::plan::{Action, Temporary, steps};
 
 /// What a run did, also when it failed part-way.
 #[derive(Debug, Default)]
@@ -28,12 +30,20 @@ pub struct Executed {
     pub already_members: BTreeSet<String>,
 }
 
+/// Where a run works and what it tells people: the platform, the Group's writer, and the
+/// temporary memberships the plan starts and ends (their Events say until when, and why).
+pub struct Run<'r, 'k> {
+    pub ctx: &'r Context,
+    pub platform: &'r Platform,
+    pub writer: &'r mut GroupWriter<'k>,
+    pub temporary: &'r Temporary,
+}
+
 /// Runs `actions` on `group_id` (none before a create), with an Event for each change. A create
 /// is preceded by its create record (the writer adds our finalizer with it), and a definite
 /// refusal clears the record at once, so the group found later is never mistaken for ours.
 pub async fn run(
-    ctx: &Context,
-    writer: &mut GroupWriter<'_>,
+    mut on: Run<'_, '_>,
     actions: &[Action],
     group_id: Option<String>,
 ) -> (Executed, Result<(), Error>) {
@@ -43,8 +53,8 @@ pub async fn run(
     };
     for step in steps(actions) {
         let outcome = match step {
-            [action] => run_one(ctx, writer, action, &mut executed).await,
-            several => run_together(ctx, writer, several, &mut executed).await,
+            [action] => run_one(&mut on, action, &mut executed).await,
+            several => run_together(&on, several, &mut executed).await,
         };
         if let Err(e) = outcome {
             return (executed, Err(e));
@@ -56,19 +66,19 @@ pub async fn run(
 /// One action that runs alone: a create (with its record), an adoption, an attribute update or
 /// a deletion.
 async fn run_one(
-    ctx: &Context,
-    writer: &mut GroupWriter<'_>,
+    on: &mut Run<'_, '_>,
     action: &Action,
     executed: &mut Executed,
 ) -> Result<(), Error> {
     let sent = Sent::of(action);
     if let Some(sent) = &sent {
-        writer.write_create_record(sent).await?;
+        on.writer.write_create_record(sent).await?;
     }
     let group_id = executed.group_id.as_deref();
-    let done = match perform(&ctx.mgmt, &ctx.picture, group_id, action).await {
+    let (client, picture) = (on.platform.client(), on.platform.picture());
+    let done = match perform(client, picture, group_id, action).await {
         Ok(done) => done,
-        Err(e) if sent.is_some() => return Err(create_failed(writer, e).await),
+        Err(e) if sent.is_some() => return Err(create_failed(on.writer, e).await),
         Err(e) => return Err(e),
     };
     if let Some(id) = done.group_id.clone() {
@@ -83,28 +93,28 @@ async fn run_one(
         executed.identity = Some((id.clone(), origin));
         executed.group_id = Some(id);
     }
-    announce(ctx, writer, action, &done, executed).await;
+    announce(on, action, &done, executed).await;
     Ok(())
 }
 
 /// Changes of different users (or projects) in flight at once; the first failure is returned
 /// after every change of the step has ended.
 async fn run_together(
-    ctx: &Context,
-    writer: &GroupWriter<'_>,
+    on: &Run<'_, '_>,
     step: &[Action],
     executed: &mut Executed,
 ) -> Result<(), Error> {
     let group_id = executed.group_id.clone();
+    let (client, picture) = (on.platform.client(), on.platform.picture());
     let outcomes = join_all(
         step.iter()
-            .map(|action| perform(&ctx.mgmt, &ctx.picture, group_id.as_deref(), action)),
+            .map(|action| perform(client, picture, group_id.as_deref(), action)),
     )
     .await;
     let mut first_error = None;
     for (action, outcome) in step.iter().zip(outcomes) {
         match outcome {
-            Ok(done) => announce(ctx, writer, action, &done, executed).await,
+            Ok(done) => announce(on, action, &done, executed).await,
             Err(e) => {
                 first_error.get_or_insert(e);
             }
@@ -113,24 +123,32 @@ async fn run_together(
     first_error.map_or(Ok(()), Err)
 }
 
-/// Logs a platform change and sends its Event; a member the plan added who already was one is
-/// noted instead.
-async fn announce(
-    ctx: &Context,
-    writer: &GroupWriter<'_>,
-    action: &Action,
-    done: &Done,
-    executed: &mut Executed,
-) {
+/// Logs a platform change and sends its Event (a temporary membership's says until when, or
+/// that it ended); a member the plan added who already was one is noted instead.
+async fn announce(on: &Run<'_, '_>, action: &Action, done: &Done, executed: &mut Executed) {
     if let Action::AddMember { username, .. } = action
         && !done.changed
     {
         executed.already_members.insert(username.clone());
         return;
     }
-    let group = writer.group();
+    let group = on.writer.group();
     tracing::info!(group = %ObjectRef::from_obj(group), "{action}");
-    ctx.events.action_done(group, action).await;
+    match on.temporary.event(action) {
+        Some((reason, note)) => on.ctx.events.send(group, Note::normal(reason, note)).await,
+        None => on.ctx.events.action_done(group, action).await,
+    }
+    for (reason, note) in on.temporary.created_with(action) {
+        on.ctx.events.send(group, Note::normal(reason, note)).await;
+    }
+    if let Action::RemoveMember { username, .. } = action
+        && let Some(ended) = on.temporary.expiring.get(username)
+    {
+        on.ctx
+            .metrics
+            .groups
+            .expiry_removed(*ended, jiff::Timestamp::now());
+    }
 }
 
 /// A create failed. A definite answer (the request certainly created nothing: a 409, another

@@ -6,6 +6,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use super::group_metrics::GroupMetrics;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
     /// "success" or "error".
@@ -18,6 +20,8 @@ pub struct OutcomeLabels {
 pub struct ReconcileMetrics {
     reconciles: Family<OutcomeLabels, Counter>,
     duration: Histogram,
+    /// The Groups as they are now.
+    pub groups: GroupMetrics,
 }
 
 impl Default for ReconcileMetrics {
@@ -25,6 +29,7 @@ impl Default for ReconcileMetrics {
         Self {
             reconciles: Family::default(),
             duration: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
+            groups: GroupMetrics::default(),
         }
     }
 }
@@ -42,6 +47,7 @@ impl ReconcileMetrics {
             "Time spent in one Group reconcile",
             self.duration.clone(),
         );
+        self.groups.register(registry);
     }
 
     pub fn observe(&self, outcome: &'static str, reason: &'static str, seconds: f64) {

@@ -1,6 +1,6 @@
 //! The Group controller: watches Group resources and reconciles each against the platform.
 //!
-//! `reconcile` is the driver, one stage after another: `permit` (tenancy, decided from the
+//! `reconcile` is the driver, one stage after another (`cleanup` the same for a deletion): `permit` (tenancy, decided from the
 //! grants the `tenancy_watch` caches) -> `observe` (from the shared `picture` of the platform) ->
 //! the pure planner (`crate::plan`) -> `execute` (the step runner; `perform` makes each platform
 //! call) -> `report` (status and Events, built purely). `group_writer` performs every write to
@@ -8,17 +8,20 @@
 //! with the grants; `rivals` decides which Group owns a contested name.
 
 mod admission_policy;
+mod cleanup;
 mod context;
 mod convert;
 pub(crate) mod error;
 mod events;
 pub(crate) mod execute;
+mod group_metrics;
 mod group_writer;
 mod metrics;
 mod observe;
 mod perform;
 mod permit;
 mod picture;
+mod platforms;
 mod reconcile;
 mod report;
 mod rivals;
@@ -30,6 +33,7 @@ pub use error::Error;
 pub use events::Events;
 pub use metrics::{KubeRequestMetrics, ReconcileMetrics};
 pub use picture::{Picture, SharedPicture};
+pub use platforms::{Platform, Platforms, Recoveries};
 pub use report::Note;
 
 use std::sync::Arc;
@@ -42,7 +46,6 @@ use kube::{Api, Client};
 
 use crate::crd::Group;
 use crate::create_record::RecordKeys;
-use igz_mgmt::MgmtClient;
 
 /// How the controller runs.
 #[derive(Debug, Clone)]
@@ -55,6 +58,8 @@ pub struct Settings {
     /// How old the platform picture may be for a Group waiting for missing users or projects
     /// (they are picked up about this long after they appear).
     pub fresh_picture_age: Duration,
+    /// The platforms' recoveries; [`Settings::picture_factory`] feeds it.
+    pub recoveries: Recoveries,
     /// The operator's own namespace: the record key's Secret lives there.
     pub namespace: String,
     /// Reporting instance for Events (the pod name when in a pod).
@@ -62,6 +67,16 @@ pub struct Settings {
     /// Keep the GroupGrant admission policy in line with the grants (the operator does; tests
     /// that run many controllers in one cluster leave it to one keeper).
     pub admission_policy: bool,
+}
+
+impl Settings {
+    /// What the platforms registry makes for each connection's client: its picture (see
+    /// [`Recoveries::picture_factory`]).
+    pub fn picture_factory(
+        &self,
+    ) -> impl Fn(&str, &igz_mgmt::MgmtClient) -> SharedPicture + Send + Sync + 'static {
+        self.recoveries.picture_factory(self.fresh_picture_age)
+    }
 }
 
 /// A Group watch per namespace (or one for all), each feeding its own cache.
@@ -103,29 +118,38 @@ fn log_controller_error<T>(
     }
 }
 
-/// Each time the management API is back after an outage (see `MgmtClient::recoveries`): the
-/// Groups whose reconcile failed meanwhile, to retry them now instead of when their grown
-/// backoff would.
+/// Each time a platform answers again after an outage (its client's breaker closed), or its
+/// connection got new credentials or a new client: the Groups on that connection whose reconcile
+/// failed meanwhile, to retry them now instead of when their grown backoff would.
 fn recovered(
     ctx: Arc<Context>,
+    recoveries: Recoveries,
     namespace: Option<String>,
 ) -> impl futures::Stream<Item = ObjectRef<Group>> + Send + 'static {
-    let recoveries = ctx.mgmt.recoveries();
-    futures::stream::unfold(
-        (recoveries, ctx, namespace),
-        |(mut recoveries, ctx, namespace)| async move {
-            recoveries.changed().await.ok()?;
-            let failing = ctx.take_failing(namespace.as_deref());
+    let breakers = futures::stream::unfold(recoveries.subscribe(), |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(name) => return Some((name, rx)),
+                // Fell behind: the names that were missed come again with the next recovery.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    let connections = ctx.platforms.recoveries();
+    futures::stream::select(breakers, connections)
+        .map(move |connection| {
+            let failing = ctx.take_failing(namespace.as_deref(), &connection);
             if !failing.is_empty() {
                 tracing::info!(
+                    connection,
                     groups = failing.len(),
-                    "the management API is back; retrying the Groups that failed meanwhile"
+                    "the platform answers again; retrying the Groups that failed meanwhile"
                 );
             }
-            Some((futures::stream::iter(failing), (recoveries, ctx, namespace)))
-        },
-    )
-    .flatten()
+            futures::stream::iter(failing)
+        })
+        .flatten()
 }
 
 /// Drops what no reconcile reads from a cached Group: `managedFields` (often larger than the
@@ -162,7 +186,7 @@ async fn load_record_keys(kube: &Client, namespace: &str) -> RecordKeys {
 /// Runs until `shutdown` resolves. `on_ready` is called once every Group cache has synced.
 pub async fn run(
     kube: Client,
-    mgmt: MgmtClient,
+    platforms: Arc<Platforms>,
     settings: Settings,
     metrics: ReconcileMetrics,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -193,7 +217,7 @@ pub async fn run(
     };
     let ctx = Context::new(
         kube.clone(),
-        mgmt,
+        platforms,
         &settings,
         record_keys,
         stores.clone(),
@@ -215,7 +239,11 @@ pub async fn run(
                 // A grant or a namespace's labels changed: every Group is judged again at once.
                 .reconcile_all_on(tenancy.changes())
                 // The platform is back after an outage: what failed meanwhile, at once.
-                .reconcile_on(recovered(ctx.clone(), namespace))
+                .reconcile_on(recovered(
+                    ctx.clone(),
+                    settings.recoveries.clone(),
+                    namespace,
+                ))
                 .graceful_shutdown_on(shutdown)
                 .run(reconcile::reconcile, reconcile::error_policy, ctx)
                 .for_each(|result| async move { log_controller_error(result) })

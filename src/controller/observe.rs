@@ -10,10 +10,11 @@ use std::time::Duration;
 use super::context::Context;
 use super::error::Error;
 use super::picture::Picture;
+use super::platforms::Platform;
 use super::report;
 use crate::crd::{Group, ProjectRoleState};
 use crate::create_record::{self, Standing};
-use crate::plan::{Desired, Observed};
+use crate::plan::{self, Desired, Observed};
 
 /// Whether the observe stage may hand back "come back later" instead of waiting for a picture
 /// being read.
@@ -26,28 +27,36 @@ pub enum Patience {
     Wait,
 }
 
-/// What the planner needs of the platform for `group`, from a picture as fresh as
-/// [`picture_max_age`] asks; `None` when `patience` allows coming back later and the picture is
-/// being read. A pending create record's outcome (a picture read after it) is always waited for.
+/// What the planner needs of `platform` for `group`, from its picture as fresh as
+/// [`picture_max_age`] asks, at `now` (the operator's clock: temporary members begin and end by
+/// it); `None` when `patience` allows coming back later and the picture is being read. A pending
+/// create record's outcome (a picture read after it) is always waited for.
 pub async fn observe(
     ctx: &Context,
+    platform: &Platform,
     group: &Group,
     desired: &Desired,
     patience: Patience,
+    now: jiff::Timestamp,
 ) -> Result<Option<Observed>, Error> {
+    let picture = platform.picture();
     let record = create_record::standing(group, &ctx.record_keys);
     let max_age = picture_max_age(
         group,
         record.as_ref(),
-        ctx.picture.fresh_age(),
+        picture.fresh_age(),
         ctx.timing.resync_interval / 2,
     );
     let rival = ctx.rival_owner(group);
-    let observe = |picture: &Picture| observed(group, desired, picture, rival, record);
+    let observe = |seen: &Picture| {
+        let mut observed = observed(group, desired, seen, rival, record);
+        observed.now = Some(now);
+        observed
+    };
     let read = if patience == Patience::Wait || max_age == Some(Duration::ZERO) {
-        ctx.picture.read(max_age, observe).await.map(Some)
+        picture.read(max_age, observe).await.map(Some)
     } else {
-        ctx.picture.read_unless_refreshing(max_age, observe).await
+        picture.read_unless_refreshing(max_age, observe).await
     };
     read.map_err(|e| Error::platform("read the platform's groups, users and projects", e))
 }
@@ -145,10 +154,9 @@ pub fn observed(
             .filter(|p| p.state == ProjectRoleState::ProjectNotFound)
             .map(|p| p.project.clone())
             .collect(),
-        // Issue 21 (temporary members) is not wired into the driver yet: without a clock the
-        // planner grants no temporary member.
+        // The clock is the caller's (see `observe`): without it no temporary member is granted.
         now: None,
-        temporary_records: Default::default(),
+        temporary_records: plan::temporary::records(group.status.as_ref()),
     }
 }
 

@@ -1,40 +1,52 @@
 //! One reconcile of one Group, as named stages:
 //!
-//! permit (may it have what it asks?) -> observe (what does the platform hold?) -> plan (what
+//! permit (may it have what it asks?) -> observe (what does its platform hold?) -> plan (what
 //! must change? pure) -> execute (change it) -> report (status and Events).
 //!
 //! The stages decide; the Group writer performs every write to the Group object, and the report
 //! stage builds status purely. A change and a deletion run the same stages with their own rules.
+//! The clock is read once per reconcile (`now`): temporary members begin and end by it.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
 
+use super::cleanup;
 use super::context::Context;
 use super::error::Error;
-use super::execute::{self, Executed};
+use super::execute::{self, Executed, Run};
 use super::group_writer::GroupWriter;
 use super::observe::{Patience, observe};
 use super::permit;
+use super::platforms::Platform;
 use super::report::{self, Note, Outcome, Stage};
 use crate::crd::{Group, GroupOrigin, ManagementPolicy, Reason};
 use crate::create_record;
-use crate::plan::{self, Action, Desired, Observed, Plan};
-use crate::tenancy::Decision;
+use crate::plan::{self, Desired, Observed, Plan, Temporary};
+use crate::tenancy::{self, Decision};
 
 /// Entry point for the kube-runtime controller.
 pub async fn reconcile(group: Arc<Group>, ctx: Arc<Context>) -> Result<Requeue, Error> {
     let started = Instant::now();
     let mut writer = GroupWriter::new(ctx.kube.clone(), &group, &ctx.record_keys);
     let result = if group.metadata.deletion_timestamp.is_some() {
-        delete(&ctx, &mut writer).await
+        cleanup::delete(&ctx, &mut writer).await
     } else {
         change(&ctx, &mut writer).await
     };
+    let key = ObjectRef::from_obj(&*group).to_string();
+    match (
+        &result,
+        writer.has_finalizer() || group.metadata.deletion_timestamp.is_none(),
+    ) {
+        (Ok(_), false) => ctx.metrics.groups.forget(key),
+        _ => ctx.metrics.groups.record(key, writer.group()),
+    }
     let seconds = started.elapsed().as_secs_f64();
     match &result {
         Ok(_) => {
@@ -48,7 +60,7 @@ pub async fn reconcile(group: Arc<Group>, ctx: Arc<Context>) -> Result<Requeue, 
 
 /// Requeue with per-Group exponential backoff after a failure (never a hot loop).
 pub fn error_policy(group: Arc<Group>, error: &Error, ctx: Arc<Context>) -> Requeue {
-    let delay = ctx.next_error_delay(&ObjectRef::from_obj(&*group));
+    let delay = ctx.next_error_delay(&group);
     tracing::warn!(
         group = %ObjectRef::from_obj(&*group),
         error = %error,
@@ -58,28 +70,35 @@ pub fn error_policy(group: Arc<Group>, error: &Error, ctx: Arc<Context>) -> Requ
     Requeue::requeue(delay)
 }
 
-/// A Group that is not being deleted: bring the platform in line with it.
+/// A Group that is not being deleted: bring its platform in line with it.
 async fn change(ctx: &Context, writer: &mut GroupWriter<'_>) -> Result<Requeue, Error> {
+    let now = Timestamp::now();
     let group = writer.group().clone();
     let namespace = group.namespace().unwrap_or_default();
-    let desired = Desired::from_group(&group);
+    let mut desired = Desired::from_group(&group);
 
     let covering = match ctx.tenancy.decide(&namespace, &desired).await {
         Decision::Permitted(covering) => covering,
-        Decision::NotGranted(why) => {
-            return refuse(ctx, writer, None, Reason::NotGranted, why).await;
-        }
+        Decision::NotGranted(why) => return frozen(ctx, writer, &desired, why, now).await,
     };
+    desired.temporary_cap = tenancy::temporary_cap(&covering.iter().collect::<Vec<_>>());
 
-    let observed = match observe(ctx, &group, &desired, Patience::ComeBackLater).await {
+    let platform = match ctx.platform(&desired.connection).await {
+        Ok(platform) => platform,
+        Err(e) => return Err(fail(ctx, writer, e, Stage::Observing, None, None).await),
+    };
+    let patience = Patience::ComeBackLater;
+    let observed = match observe(ctx, &platform, &group, &desired, patience, now).await {
         Ok(Some(observed)) => observed,
         // Another reconcile is reading the platform: come back when it is read, without
         // holding one of the controller's slots meanwhile (nothing was written).
         Ok(None) => {
-            let wait = ctx.timing.picture_wait(ctx.picture.last_refresh_took());
+            let wait = ctx
+                .timing
+                .picture_wait(platform.picture().last_refresh_took());
             return Ok(Requeue::requeue(wait));
         }
-        Err(e) => return Err(fail(ctx, writer, e, Stage::Observing, None).await),
+        Err(e) => return Err(fail(ctx, writer, e, Stage::Observing, None, None).await),
     };
 
     let plan = plan::plan(&desired, &observed);
@@ -92,11 +111,67 @@ async fn change(ctx: &Context, writer: &mut GroupWriter<'_>) -> Result<Requeue, 
     }
     if group.spec.management_policy == ManagementPolicy::ObserveOnly {
         writer.ensure_finalizer().await?;
-        return report_observed(ctx, writer, &observed, plan).await;
+        return report_observed(ctx, &platform, writer, &observed, plan, now).await;
     }
 
-    let executed = execute_plan(ctx, writer, &observed, &plan).await?;
-    report_applied(ctx, writer, plan, executed).await
+    let executed = execute_plan(ctx, &platform, writer, &observed, &plan).await?;
+    report_applied(ctx, &platform, writer, plan, executed, now).await
+}
+
+/// The Group may not have what it asks: it is frozen, touching nothing on the platform, except
+/// that temporary memberships it added still end on time (taking access away is always safe).
+async fn frozen(
+    ctx: &Context,
+    writer: &mut GroupWriter<'_>,
+    desired: &Desired,
+    why: String,
+    now: Timestamp,
+) -> Result<Requeue, Error> {
+    let added = writer
+        .group()
+        .status
+        .as_ref()
+        .is_some_and(|s| s.temporary_members.iter().any(|m| m.added));
+    if !added {
+        return refuse(ctx, writer, None, Reason::NotGranted, why).await;
+    }
+    let platform = ctx.platform(&desired.connection).await;
+    let platform = match platform {
+        Ok(platform) => platform,
+        Err(e) => return Err(fail(ctx, writer, e, Stage::Observing, None, None).await),
+    };
+    let group = writer.group().clone();
+    let observed = match observe(ctx, &platform, &group, desired, Patience::Wait, now).await {
+        Ok(Some(observed)) => observed,
+        Ok(None) => return Err(Error::StalePicture),
+        Err(e) => return Err(fail(ctx, writer, e, Stage::Observing, None, None).await),
+    };
+    let plan = plan::temporary::frozen(desired, &observed);
+    let on = Run {
+        ctx,
+        platform: &platform,
+        writer,
+        temporary: &plan.temporary,
+    };
+    let (executed, result) = execute::run(on, &plan.actions, plan.group_id.clone()).await;
+    if let Err(e) = result {
+        let temporary = (&plan.temporary, &executed);
+        return Err(fail(ctx, writer, e, Stage::Changing, None, Some(temporary)).await);
+    }
+    writer.ensure_finalizer().await?;
+    let outcome = Outcome::Refused {
+        reason: Reason::NotGranted,
+        message: why,
+    };
+    let mut status = report::with_outcome(writer.group(), &outcome, &Time(now));
+    report::temporary_applied(&mut status, &plan.temporary, &executed);
+    if let Some(note) = report::warning_if_new(writer.group(), &outcome) {
+        ctx.events.send(writer.group(), note).await;
+    }
+    writer
+        .record_status(&status, ctx.timing.status_refresh)
+        .await?;
+    Ok(wake(ctx.timing.blocked_retry, &plan.temporary, now))
 }
 
 /// The Group may not have what it asks (`plan` is given when the plan found the platform group
@@ -112,9 +187,10 @@ async fn refuse(
     writer.ensure_finalizer().await?;
     let group = writer.group();
     let outcome = Outcome::Refused { reason, message };
+    let now = Time(Timestamp::now());
     let status = match plan {
-        Some(plan) => report::status_after(group, plan, None, &outcome, &now()),
-        None => report::with_outcome(group, &outcome, &now()),
+        Some(plan) => report::status_after(group, plan, None, &outcome, &now),
+        None => report::with_outcome(group, &outcome, &now),
     };
     if let Some(note) = report::warning_if_new(group, &outcome) {
         tracing::info!(group = %ObjectRef::from_obj(group), "{}: {}", note.reason, note.message);
@@ -129,25 +205,30 @@ async fn refuse(
 /// ObserveOnly: report what Full management would change and write nothing to the platform.
 async fn report_observed(
     ctx: &Context,
+    platform: &Platform,
     writer: &mut GroupWriter<'_>,
     observed: &Observed,
     plan: Plan,
+    now: Timestamp,
 ) -> Result<Requeue, Error> {
-    let platform = platform_group(ctx, plan.group_id.as_deref()).await;
-    let (status, note) = report::observe_only(writer.group(), plan, observed, platform, &now());
+    let platform_group = platform_group(platform, plan.group_id.as_deref()).await;
+    let temporary = plan.temporary.clone();
+    let (status, note) =
+        report::observe_only(writer.group(), plan, observed, platform_group, &Time(now));
     if let Some(note) = note {
         ctx.events.send(writer.group(), note).await;
     }
     writer
         .record_status(&status, ctx.timing.status_refresh)
         .await?;
-    Ok(Requeue::requeue(ctx.timing.resync()))
+    Ok(wake(ctx.timing.resync(), &temporary, now))
 }
 
 /// The execute stage of a change: our finalizer (or the create record that carries it), the
 /// progress status that gates the platform writes, then the actions.
 async fn execute_plan(
     ctx: &Context,
+    platform: &Platform,
     writer: &mut GroupWriter<'_>,
     observed: &Observed,
     plan: &Plan,
@@ -167,19 +248,34 @@ async fn execute_plan(
     // create record, written under the same precondition right before the create, is its gate,
     // and a Group with no conditions yet already reads as in progress to kstatus and Argo CD.
     if !(plan.creates() && report::is_blank(writer.group())) {
-        let status = report::progress(writer.group(), plan, &now());
+        let status = report::progress(writer.group(), plan, &Time(Timestamp::now()));
         writer.write_status(&status).await?;
     }
     if let Some(note) = report::drift_corrected(observed, plan) {
         ctx.events.send(writer.group(), note).await;
     }
-    let (executed, result) = execute::run(ctx, writer, &plan.actions, group_id).await;
+    let on = Run {
+        ctx,
+        platform,
+        writer,
+        temporary: &plan.temporary,
+    };
+    let (executed, result) = execute::run(on, &plan.actions, group_id).await;
     match result {
         Ok(()) => Ok(executed),
         Err(e) => {
             // A failure's status names the group a create made: that settles its record.
-            let identity = executed.identity.as_ref();
-            Err(fail(ctx, writer, e, Stage::Changing, identity).await)
+            let identity = executed.identity.clone();
+            let temporary = Some((&plan.temporary, &executed));
+            Err(fail(
+                ctx,
+                writer,
+                e,
+                Stage::Changing,
+                identity.as_ref(),
+                temporary,
+            )
+            .await)
         }
     }
 }
@@ -187,13 +283,23 @@ async fn execute_plan(
 /// The report stage of a change that went through.
 async fn report_applied(
     ctx: &Context,
+    platform: &Platform,
     writer: &mut GroupWriter<'_>,
     plan: Plan,
     executed: Executed,
+    now: Timestamp,
 ) -> Result<Requeue, Error> {
-    let platform = platform_group(ctx, executed.group_id.as_deref()).await;
-    let outcome = report::partial(&plan).unwrap_or(Outcome::Available);
-    let status = report::applied(writer.group(), plan, &executed, platform, &outcome, &now());
+    let platform_group = platform_group(platform, executed.group_id.as_deref()).await;
+    let outcome = report::outcome_applied(&plan);
+    let temporary = plan.temporary.clone();
+    let status = report::applied(
+        writer.group(),
+        plan,
+        &executed,
+        platform_group,
+        &outcome,
+        &Time(now),
+    );
     if let Some(note) = report::warning_if_new(writer.group(), &outcome) {
         ctx.events.send(writer.group(), note).await;
     }
@@ -204,85 +310,53 @@ async fn report_applied(
     // resync interval old, normally by the first resync: clearing it now would add a write to
     // every new Group in the middle of the burst that creating many is, and nothing needs it
     // gone sooner (a settled record is ignored). Best effort: a later reconcile clears it.
-    if create_record::clearing_due(writer.group(), now().0, ctx.timing.resync_interval / 2)
+    if create_record::clearing_due(writer.group(), now, ctx.timing.resync_interval / 2)
         && let Err(e) = writer.clear_create_record().await
     {
         tracing::debug!(group = %ObjectRef::from_obj(writer.group()), error = %e, "could not clear the create record yet");
     }
-    Ok(match outcome {
-        Outcome::Partial { .. } => Requeue::requeue(ctx.timing.missing_retry),
-        _ => Requeue::requeue(ctx.timing.resync()),
-    })
-}
-
-/// A Group being deleted: clean up the platform, then let it go.
-async fn delete(ctx: &Context, writer: &mut GroupWriter<'_>) -> Result<Requeue, Error> {
-    if !writer.has_finalizer() {
-        return Ok(Requeue::await_change());
-    }
-    clean_up(ctx, writer).await?;
-    writer.remove_finalizer().await?;
-    Ok(Requeue::await_change())
-}
-
-/// The stages of a deletion: what may be touched, what is there, what to remove, remove it.
-async fn clean_up(ctx: &Context, writer: &mut GroupWriter<'_>) -> Result<(), Error> {
-    let group = writer.group().clone();
-    if let Some(why) = report::untouched_by_policy(&group) {
-        if let Some(note) = report::orphaned(&group, why) {
-            ctx.events.send(&group, note).await;
-        }
-        return Ok(());
-    }
-    let desired = Desired::from_group(&group);
-    let namespace = group.namespace().unwrap_or_default();
-    if let Decision::NotGranted(why) = ctx.tenancy.decide(&namespace, &desired).await
-        && let Err(note) = permit::cleanup_when_not_granted(&group, &why)
-    {
-        let note = Note::warning(Reason::NotGranted.as_str(), note);
-        ctx.events.send(&group, note).await;
-        return Ok(());
-    }
-    let observed = match observe(ctx, &group, &desired, Patience::Wait).await {
-        Ok(Some(observed)) => observed,
-        Ok(None) => return Err(Error::StalePicture),
-        Err(e) => return Err(fail(ctx, writer, e, Stage::Deleting, None).await),
+    let usual = match outcome {
+        Outcome::Partial { .. } => ctx.timing.missing_retry,
+        _ => ctx.timing.resync(),
     };
-    let actions = plan::plan_cleanup(group.spec.deletion_policy, &observed);
-    if actions.is_empty() {
-        return Ok(());
-    }
-    writer
-        .write_status(&report::deleting(&group, &now()))
-        .await?;
-    let group_id = actions
-        .iter()
-        .find_map(|action| match action {
-            Action::DeleteGroup { id, .. } => Some(id.clone()),
-            _ => None,
-        })
-        .or(observed.status_group_id);
-    let (_, result) = execute::run(ctx, writer, &actions, group_id).await;
-    match result {
-        Ok(()) => Ok(()),
-        Err(e) => Err(fail(ctx, writer, e, Stage::Deleting, None).await),
-    }
+    Ok(wake(usual, &temporary, now))
+}
+
+/// Comes back after `usual`, or when the next temporary membership ends (or a refused one may
+/// start), whichever is sooner: timers, not scans.
+fn wake(usual: Duration, temporary: &Temporary, now: Timestamp) -> Requeue {
+    let until = temporary
+        .wake_at
+        .map(|at| Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO));
+    Requeue::requeue(until.map_or(usual, |until| until.min(usual)))
 }
 
 /// Reports a failure in the conditions and an Event, and hands the error back for the backoff.
-async fn fail(
+/// `temporary`: the temporary memberships of the run that failed, whose status (when each was
+/// granted, whether this Group added it) must be kept, and whose removals may now be late.
+pub(super) async fn fail(
     ctx: &Context,
     writer: &mut GroupWriter<'_>,
     error: Error,
     stage: Stage,
     identity: Option<&(String, GroupOrigin)>,
+    temporary: Option<(&Temporary, &Executed)>,
 ) -> Error {
     if error.is_stale_resource() {
         // Our copy lagged behind our own writes; the retry works from the fresh resource.
         tracing::debug!(group = %ObjectRef::from_obj(writer.group()), "resource changed meanwhile; retrying");
         return error;
     }
-    let failure = report::failure(writer.group(), &error, stage, identity, &now());
+    let now = Time(Timestamp::now());
+    let mut failure = report::failure(writer.group(), &error, stage, identity, &now);
+    if let Some((temporary, executed)) = temporary {
+        report::temporary_applied(&mut failure.status, temporary, executed);
+        if let Some(note) = temporary.removal_delayed_note(&error.message()) {
+            ctx.events
+                .send(writer.group(), Note::warning("MemberExpiryDelayed", note))
+                .await;
+        }
+    }
     ctx.events.send(writer.group(), failure.note).await;
     if let Err(e) = writer
         .record_status(&failure.status, ctx.timing.status_refresh)
@@ -293,15 +367,12 @@ async fn fail(
     error
 }
 
-/// The platform group `id` as the picture shows it now (after our writes were recorded).
-async fn platform_group(ctx: &Context, id: Option<&str>) -> Option<plan::PlatformGroup> {
+/// The platform group `id` as the platform's picture shows it now (our writes recorded).
+async fn platform_group(platform: &Platform, id: Option<&str>) -> Option<plan::PlatformGroup> {
     let id = id?;
-    ctx.picture
+    platform
+        .picture()
         .peek(|picture| picture.group(id))
         .await
         .flatten()
-}
-
-fn now() -> Time {
-    Time(jiff::Timestamp::now())
 }

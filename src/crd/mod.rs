@@ -195,8 +195,9 @@ reasons! {
     ProjectNotFound => "Some projects in spec.projectRoles do not exist on the platform (see status.projectRoles); their roles are applied once they appear.",
     AlreadyExists => "A platform group with this name exists and was not created by this resource; set spec.adoptExisting: true to manage it.",
     NameConflict => "Another Group resource already manages the platform group with this name; this resource leaves it untouched.",
-    NotGranted => "No GroupGrant lets this namespace have what the spec asks for (the message says what is missing); nothing is written to the platform until a cluster admin grants it or the spec asks for less.",
-    CredentialsInvalid => "The management API rejected the operator's access key; fix the operator's credentials.",
+    NotGranted => "No GroupGrant lets this namespace have what the spec asks for (the message says what is missing): nothing is written to the platform until a cluster admin grants it or the spec asks for less, except that temporary memberships this Group added still end on time. A temporary member beyond the grant's cap is refused alone, and the rest is applied.",
+    ConnectionUnavailable => "The Group's PlatformConnection (spec.connection) cannot be used: it does not exist, its Secret is missing or unusable, or its platform cannot be trusted (TLS); the message says what to fix. Nothing is read or written on the platform until then.",
+    CredentialsInvalid => "The management API rejected the credentials of the Group's connection (its Secret, or the operator's own for the connection default); fix them: the Group is retried as soon as new ones are in use.",
     PermissionDenied => "The operator's platform user is not allowed to perform this change; grant it the needed tenant-management role.",
     ApiUnavailable => "The management API could not be reached or answered with a server error; the operator retries with backoff.",
     ReconcileError => "An unexpected error occurred; the message says what failed and the operator retries with backoff.",
@@ -212,6 +213,7 @@ impl Reason {
             Reason::AlreadyExists
                 | Reason::NameConflict
                 | Reason::NotGranted
+                | Reason::ConnectionUnavailable
                 | Reason::CredentialsInvalid
                 | Reason::PermissionDenied
         )

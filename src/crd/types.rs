@@ -325,7 +325,7 @@ pub struct GroupStatus {
     /// Reconciling (present while true): the operator is still working or retrying. Stalled
     /// (present while true): a person must act; the message says what. Reasons: Available,
     /// Observed, Creating, Updating, Deleting, UserNotFound, ProjectNotFound, AlreadyExists,
-    /// NameConflict, NotGranted, CredentialsInvalid, PermissionDenied, ApiUnavailable,
+    /// NameConflict, NotGranted, ConnectionUnavailable, CredentialsInvalid, PermissionDenied, ApiUnavailable,
     /// ReconcileError, ReconcileSuccess.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]

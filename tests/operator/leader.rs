@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::support::{ACCESS_KEY, Harness, fast_timing, platform_client};
-use igz_operator::controller::{self, ReconcileMetrics, Settings};
+use igz_operator::controller::Settings;
 use igz_operator::leader::{LeaseSettings, run_while_leader};
 use k8s_openapi::api::events::v1::Event;
 use kube::Api;
@@ -33,6 +33,7 @@ fn replica(
         timing: fast_timing(),
         fresh_picture_age: Duration::from_millis(300),
         namespace: h.ns.clone(),
+        recoveries: Default::default(),
         instance: Some(identity.into()),
         admission_policy: false,
     };
@@ -47,16 +48,9 @@ fn replica(
             let _ = on_shutdown.await;
         },
         move |stop| {
-            controller::run(
-                kube.clone(),
-                mgmt.clone(),
-                settings.clone(),
-                ReconcileMetrics::default(),
-                async move {
-                    let _ = stop.await;
-                },
-                || {},
-            )
+            crate::support::run_operator(kube.clone(), settings.clone(), mgmt.clone(), async move {
+                let _ = stop.await;
+            })
         },
     ));
     (shutdown, task)

@@ -7,7 +7,29 @@ use super::{Note, Outcome, spec_applied, status_after, with_outcome};
 use crate::controller::error::Error;
 use crate::controller::execute::Executed;
 use crate::crd::{DeletionPolicy, Group, GroupOrigin, GroupStatus, ManagementPolicy, Reason};
-use crate::plan::{Action, Observed, Plan, PlatformGroup};
+use crate::plan::{Action, Observed, Plan, PlatformGroup, Temporary};
+
+/// How a change that went through ends: refused temporary entries (beyond the grant's cap)
+/// first, then missing users or projects, else Available.
+pub fn outcome_applied(plan: &Plan) -> Outcome {
+    if let Some(message) = &plan.temporary.not_granted {
+        // The rest is applied; the refused entries are granted once their time left fits the cap
+        // (or never): a shortfall the operator comes back to, not a failure.
+        return Outcome::Partial {
+            reason: Reason::NotGranted,
+            message: message.clone(),
+        };
+    }
+    super::partial(plan).unwrap_or(Outcome::Available)
+}
+
+/// Writes what the plan did to temporary members into `status`: each entry's state and
+/// effective expiry, when it was first granted and whether this Group added it (an add that
+/// found the user a member already did not), and the next expiry.
+pub fn temporary_applied(status: &mut GroupStatus, temporary: &Temporary, executed: &Executed) {
+    status.temporary_members = temporary.status(&executed.already_members);
+    status.next_expiry = temporary.next_expiry_time();
+}
 
 /// The status after a change went through: what the plan did, less the members that turned out
 /// to be members already (not added by us, so never counted as managed).
@@ -30,6 +52,7 @@ pub fn applied(
         ..plan
     };
     let mut status = status_after(group, &plan, platform.as_ref(), outcome, now);
+    temporary_applied(&mut status, &plan.temporary, executed);
     if let Some((_, origin)) = &executed.identity {
         status.origin = Some(*origin);
     }
@@ -115,6 +138,8 @@ pub fn observe_only(
     let outcome = Outcome::Observed { message };
     let mut status = status_after(group, &plan, platform.as_ref(), &outcome, now);
     status.planned_changes = planned;
+    status.temporary_members = plan.temporary.status_unapplied();
+    status.next_expiry = plan.temporary.next_expiry_time();
     if adopted && status.origin.is_none() {
         status.origin = Some(GroupOrigin::Adopted);
     }

@@ -6,19 +6,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use igz_emulator::{EmulatorConfig, RunningEmulator, Seed, SeedProject, SeedUser};
-use igz_mgmt::{BreakerPolicy, Credentials, MgmtClient, MgmtConfig, RetryPolicy};
+use igz_mgmt::{BreakerPolicy, Credentials, MgmtClient, MgmtConfig, Observer, RetryPolicy};
 use igz_testkit::emulator::Admin;
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::{self, store::Writer};
 use kube::runtime::watcher::Event;
 
 use super::fake_kube::FakeKube;
-use crate::controller::Settings;
 use crate::controller::context::{Context, Timing};
 use crate::controller::error::Error;
 use crate::controller::metrics::ReconcileMetrics;
 use crate::controller::reconcile::reconcile;
 use crate::controller::tenancy_watch::Tenancy;
+use crate::controller::{Platforms, Settings};
 use crate::crd::{
     Group, GroupGrant, GroupGrantSpec, GroupSpec, ProjectRole, ProjectRoleGrant, TenantPolicy,
 };
@@ -83,6 +83,7 @@ impl World {
             timing,
             fresh_picture_age: Duration::ZERO,
             namespace: NS.into(),
+            recoveries: Default::default(),
             instance: Some("driver-test".into()),
             admission_policy: false,
         };
@@ -93,9 +94,14 @@ impl World {
         let (store, mut writer) = reflector::store();
         writer.apply_watcher_event(&Event::Init);
         writer.apply_watcher_event(&Event::InitDone);
+        // The connection default is the one client the tests give (as the operator's flags
+        // would); no connection controller runs, so the registry is ready at once.
+        let platforms = Platforms::new(settings.picture_factory(), Observer::default())
+            .with_builtin_default(client(&emulator.base_url(), key));
+        platforms.mark_ready();
         let ctx = Context::new(
             kube.client(),
-            client(&emulator.base_url(), key),
+            Arc::new(platforms),
             &settings,
             RecordKeys::generate(),
             vec![store],

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use igz_emulator::{EmulatorConfig, FaultsPatch, RunningEmulator, Seed, SeedProject, SeedUser};
 use igz_mgmt::{self as mgmt, BreakerPolicy, Credentials, MgmtClient, MgmtConfig, RetryPolicy};
-use igz_operator::controller::{self, ReconcileMetrics, Settings, Timing};
+use std::sync::Arc;
+
+use igz_operator::controller::{self, Platforms, ReconcileMetrics, Settings, Timing};
 use igz_testkit::emulator::Admin;
 use igz_testkit::envtest;
 use igz_testkit::wait::{self, DEFAULT_DEADLINE as DEADLINE};
@@ -127,6 +129,46 @@ pub fn project(name: &str) -> SeedProject {
     }
 }
 
+/// The operator as `igz-operator run` wires it: the Group controller and the connection
+/// controller under one stop signal, `mgmt` serving as the connection default (as the flags'
+/// client does). The connection controller sees only PlatformConnections labelled for this
+/// test's namespace, and Secrets of that namespace.
+pub async fn run_operator(
+    client: Client,
+    settings: Settings,
+    mgmt: MgmtClient,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    use futures::FutureExt as _;
+    let platforms = Arc::new(
+        Platforms::new(settings.picture_factory(), mgmt::Observer::default())
+            .with_builtin_default(mgmt),
+    );
+    let mut connections = igz_operator::connection::Settings::new(settings.namespace.clone());
+    connections.group_namespaces = settings.namespaces.clone();
+    connections.admission_policy = false;
+    connections.selector = Some(format!("igz-operator.io/test-ns={}", settings.namespace));
+    connections.instance = settings.instance.clone();
+    let shutdown = shutdown.boxed().shared();
+    futures::join!(
+        igz_operator::connection::run(
+            client.clone(),
+            platforms.clone(),
+            connections,
+            igz_operator::connection::ConnectionMetrics::default(),
+            shutdown.clone(),
+        ),
+        controller::run(
+            client,
+            platforms,
+            settings,
+            ReconcileMetrics::default(),
+            shutdown,
+            || {},
+        ),
+    );
+}
+
 pub struct Operator {
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
@@ -168,21 +210,15 @@ impl Operator {
             timing: fast_timing(),
             fresh_picture_age: Duration::from_millis(300),
             namespace: ns.to_owned(),
+            recoveries: Default::default(),
             instance: Some("e2e".into()),
             admission_policy: false,
         };
         tune(&mut settings);
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(controller::run(
-            client.clone(),
-            mgmt,
-            settings,
-            ReconcileMetrics::default(),
-            async move {
-                let _ = stopped.await;
-            },
-            || {},
-        ));
+        let task = tokio::spawn(run_operator(client.clone(), settings, mgmt, async move {
+            let _ = stopped.await;
+        }));
         Self {
             stop: Some(stop),
             task,
