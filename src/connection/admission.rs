@@ -12,10 +12,8 @@ use std::time::Duration;
 
 use k8s_openapi::api::admissionregistration::v1::{
     MatchCondition, MatchResources, NamedRuleWithOperations, ValidatingAdmissionPolicy,
-    ValidatingAdmissionPolicyBinding, ValidatingAdmissionPolicyBindingSpec,
-    ValidatingAdmissionPolicySpec, Validation,
+    ValidatingAdmissionPolicyBinding, ValidatingAdmissionPolicySpec, Validation,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
 
@@ -32,7 +30,7 @@ const REFRESH: Duration = Duration::from_secs(60);
 pub fn policy(namespace: &str) -> ValidatingAdmissionPolicy {
     let ns = cel_string(namespace);
     ValidatingAdmissionPolicy {
-        metadata: meta(),
+        metadata: crate::tenancy::admission::ours(POLICY_NAME),
         spec: Some(ValidatingAdmissionPolicySpec {
             failure_policy: Some("Fail".to_owned()),
             match_constraints: Some(MatchResources {
@@ -72,28 +70,7 @@ pub fn policy(namespace: &str) -> ValidatingAdmissionPolicy {
 
 /// The binding that makes the policy deny.
 pub fn binding() -> ValidatingAdmissionPolicyBinding {
-    ValidatingAdmissionPolicyBinding {
-        metadata: meta(),
-        spec: Some(ValidatingAdmissionPolicyBindingSpec {
-            policy_name: Some(POLICY_NAME.to_owned()),
-            validation_actions: Some(vec!["Deny".to_owned()]),
-            ..Default::default()
-        }),
-    }
-}
-
-fn meta() -> ObjectMeta {
-    ObjectMeta {
-        name: Some(POLICY_NAME.to_owned()),
-        labels: Some(
-            [(
-                "app.kubernetes.io/managed-by".to_owned(),
-                "igz-operator".to_owned(),
-            )]
-            .into(),
-        ),
-        ..Default::default()
-    }
+    crate::tenancy::admission::deny_binding(POLICY_NAME)
 }
 
 /// Writes the policy and its binding (server-side apply: creates them or brings them in line).

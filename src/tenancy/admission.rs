@@ -48,7 +48,7 @@ pub fn policy(grants: &[CompiledGrant]) -> ValidatingAdmissionPolicy {
         cel_string("\" is not granted any platform group: no GroupGrant selects it")
     );
     ValidatingAdmissionPolicy {
-        metadata: meta(),
+        metadata: ours(POLICY_NAME),
         spec: Some(ValidatingAdmissionPolicySpec {
             failure_policy: Some("Fail".to_owned()),
             match_constraints: Some(MatchResources {
@@ -111,19 +111,26 @@ pub fn fits(policy: &ValidatingAdmissionPolicy) -> bool {
 
 /// The binding that makes the policy deny (cluster-wide).
 pub fn binding() -> ValidatingAdmissionPolicyBinding {
+    deny_binding(POLICY_NAME)
+}
+
+/// The binding that makes the operator's policy `name` deny, cluster-wide (every policy the
+/// operator keeps is bound this way, under its own name).
+pub fn deny_binding(name: &str) -> ValidatingAdmissionPolicyBinding {
     ValidatingAdmissionPolicyBinding {
-        metadata: meta(),
+        metadata: ours(name),
         spec: Some(ValidatingAdmissionPolicyBindingSpec {
-            policy_name: Some(POLICY_NAME.to_owned()),
+            policy_name: Some(name.to_owned()),
             validation_actions: Some(vec!["Deny".to_owned()]),
             ..Default::default()
         }),
     }
 }
 
-fn meta() -> ObjectMeta {
+/// The metadata of an admission object the operator keeps: its name, and who manages it.
+pub fn ours(name: &str) -> ObjectMeta {
     ObjectMeta {
-        name: Some(POLICY_NAME.to_owned()),
+        name: Some(name.to_owned()),
         labels: Some(
             [(
                 "app.kubernetes.io/managed-by".to_owned(),
