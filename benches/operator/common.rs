@@ -231,6 +231,7 @@ pub async fn operator_binary(
     name: &str,
     args: &[&str],
 ) -> OperatorProcess {
+    envtest::ensure_operator_namespace(&envtest::admin_client().await).await;
     let launch = Launch {
         binary: binary.to_owned(),
         kubeconfig: envtest::kubeconfig_path().clone(),

@@ -53,6 +53,7 @@ async fn three_sigkills_while_converging_end_in_the_exact_state() {
         h.apply(&format!("g{i}"), spec(i)).await.unwrap();
     }
     let logs = tempfile::tempdir().unwrap();
+    igz_testkit::envtest::ensure_operator_namespace(&h.client).await;
     let launch = |n: usize| Launch {
         binary: PathBuf::from(env!("CARGO_BIN_EXE_igz-operator")),
         kubeconfig: igz_testkit::envtest::kubeconfig_path().clone(),

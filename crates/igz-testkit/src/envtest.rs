@@ -79,3 +79,33 @@ pub async fn create_namespace(client: &Client, name: &str, labels: &[(&str, &str
         .await
         .unwrap_or_else(|e| panic!("create namespace {name}: {e}"));
 }
+
+/// The namespace operator processes started by tests run "in" (`--namespace`): where they keep
+/// their record key, and which the connection admission policy they keep names. One for all, as
+/// in a cluster: each operator process rewrites that cluster-wide policy at start, so processes
+/// with different namespaces would undo each other's (and the connection tests').
+pub const OPERATOR_NAMESPACE: &str = "igz-system";
+
+/// Creates [`OPERATOR_NAMESPACE`] unless it exists.
+pub async fn ensure_operator_namespace(client: &Client) {
+    let namespaces = Api::<Namespace>::all(client.clone());
+    if namespaces
+        .get_opt(OPERATOR_NAMESPACE)
+        .await
+        .unwrap_or_else(|e| panic!("read namespace {OPERATOR_NAMESPACE}: {e}"))
+        .is_none()
+    {
+        let ns = Namespace {
+            metadata: ObjectMeta {
+                name: Some(OPERATOR_NAMESPACE.to_owned()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        match namespaces.create(&PostParams::default(), &ns).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 409 => {}
+            Err(e) => panic!("create namespace {OPERATOR_NAMESPACE}: {e}"),
+        }
+    }
+}

@@ -17,6 +17,8 @@ pub struct Launch {
     pub kubeconfig: PathBuf,
     pub mgmt_url: String,
     pub access_key: String,
+    /// The namespace whose Groups it watches. Its own namespace is always
+    /// `envtest::OPERATOR_NAMESPACE` (create it first: `envtest::ensure_operator_namespace`).
     pub namespace: String,
     /// Extra `run` flags (e.g. `--resync-interval 10s`).
     pub args: Vec<String>,
@@ -69,8 +71,8 @@ impl OperatorProcess {
             .arg("run")
             .args(["--mgmt-url", &launch.mgmt_url])
             .args(["--watch-namespace", &launch.namespace])
-            // The record key lives in the operator's namespace: the test's.
-            .args(["--namespace", &launch.namespace])
+            // One operator namespace for every process (see `envtest::OPERATOR_NAMESPACE`).
+            .args(["--namespace", crate::envtest::OPERATOR_NAMESPACE])
             .args(["--metrics-addr", &metrics.to_string()])
             .args(&launch.args)
             .stdin(Stdio::null())
