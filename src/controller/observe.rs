@@ -115,7 +115,12 @@ pub fn observed(
     let group_by_name = picture.group_named(&desired.group_name);
 
     let mut users = BTreeMap::new();
-    for username in &desired.members {
+    // Every user the spec names, permanent or temporary.
+    for username in desired
+        .members
+        .iter()
+        .chain(desired.temporary_members.keys())
+    {
         if let Some(id) = picture.user_id(username) {
             users.insert(username.clone(), id.to_owned());
         }

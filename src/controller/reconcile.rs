@@ -324,7 +324,7 @@ async fn report_applied(
 
 /// Comes back after `usual`, or when the next temporary membership ends (or a refused one may
 /// start), whichever is sooner: timers, not scans.
-fn wake(usual: Duration, temporary: &Temporary, now: Timestamp) -> Requeue {
+pub(super) fn wake(usual: Duration, temporary: &Temporary, now: Timestamp) -> Requeue {
     let until = temporary
         .wake_at
         .map(|at| Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO));

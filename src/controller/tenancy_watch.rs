@@ -100,13 +100,14 @@ impl Tenancy {
         (tenancy, driver)
     }
 
-    /// A tenancy that never changes: `grants` and the labels of `namespaces`, as if read by the
-    /// watches (for the driver's tests, which have no API server to watch).
+    /// A tenancy of `grants` and the labels of `namespaces`, as if read by the watches, and the
+    /// writer that changes the grants (for the driver's tests, which have no API server to
+    /// watch).
     #[cfg(test)]
     pub fn fixed(
         grants: Vec<GroupGrant>,
         namespaces: Vec<(&str, BTreeMap<String, String>)>,
-    ) -> Arc<Self> {
+    ) -> (Arc<Self>, reflector::store::Writer<GroupGrant>) {
         use kube::runtime::watcher::Event;
         let (grant_store, mut grant_writer) = reflector::store();
         let (namespace_store, mut namespace_writer) = reflector::store();
@@ -124,13 +125,14 @@ impl Tenancy {
         }
         namespace_writer.apply_watcher_event(&Event::InitDone);
         // The senders may go: the values stay, and nothing waits for a change.
-        Arc::new(Self {
+        let tenancy = Arc::new(Self {
             grants: grant_store,
             namespaces: namespace_store,
             compiled: Mutex::default(),
             changes: watch::channel(0).1,
             synced: watch::channel(true).1,
-        })
+        });
+        (tenancy, grant_writer)
     }
 
     /// Waits until both caches hold the cluster's state.

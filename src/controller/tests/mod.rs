@@ -6,4 +6,5 @@ mod changes;
 mod deletion;
 mod failures;
 mod fake_kube;
+mod temporary;
 mod world;

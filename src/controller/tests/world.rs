@@ -36,6 +36,7 @@ pub struct World {
     pub platform: MgmtClient,
     pub ctx: Arc<Context>,
     groups: std::sync::Mutex<Writer<Group>>,
+    grants: std::sync::Mutex<Writer<GroupGrant>>,
 }
 
 /// A grant for `team-a` that allows everything (adoption included).
@@ -87,7 +88,7 @@ impl World {
             instance: Some("driver-test".into()),
             admission_policy: false,
         };
-        let tenancy = Tenancy::fixed(
+        let (tenancy, grants) = Tenancy::fixed(
             vec![GroupGrant::new("team-a", grant)],
             vec![(NS, [("tenant".to_owned(), "a".to_owned())].into())],
         );
@@ -115,7 +116,19 @@ impl World {
             kube,
             ctx,
             groups: std::sync::Mutex::new(writer),
+            grants: std::sync::Mutex::new(grants),
         }
+    }
+
+    /// Replaces the grant (a cluster admin's edit), and returns the world.
+    pub fn with_grant(self, grant: GroupGrantSpec) -> Self {
+        let mut changed = GroupGrant::new("team-a", grant);
+        // A new resourceVersion: the compiled grants are cached by it.
+        changed.metadata.resource_version = Some(uuid::Uuid::new_v4().to_string());
+        let mut grants = self.grants.lock().unwrap();
+        grants.apply_watcher_event(&Event::Apply(changed));
+        drop(grants);
+        self
     }
 
     /// Creates a Group in `team-a` (as `kubectl apply` would) and puts it in the Group cache.
