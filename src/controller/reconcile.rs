@@ -349,13 +349,17 @@ pub(super) async fn fail(
     }
     let now = Time(Timestamp::now());
     let mut failure = report::failure(writer.group(), &error, stage, identity, &now);
-    if let Some((temporary, executed)) = temporary {
-        report::temporary_applied(&mut failure.status, temporary, executed);
-        if let Some(note) = temporary.removal_delayed_note(&error.message()) {
-            ctx.events
-                .send(writer.group(), Note::warning("MemberExpiryDelayed", note))
-                .await;
+    let delayed = match temporary {
+        Some((temporary, executed)) => {
+            report::temporary_applied(&mut failure.status, temporary, executed);
+            let note = temporary.removal_delayed_note(&error.message());
+            note.map(|note| Note::warning("MemberExpiryDelayed", note))
         }
+        // Failed before a plan (the platform could not even be read): what status recorded.
+        None => report::expiries_overdue(writer.group(), &error.message(), now.0),
+    };
+    if let Some(note) = delayed {
+        ctx.events.send(writer.group(), note).await;
     }
     ctx.events.send(writer.group(), failure.note).await;
     if let Err(e) = writer

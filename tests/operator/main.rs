@@ -23,4 +23,5 @@ mod readme;
 mod resilience;
 mod sigkill;
 mod support;
+mod temporary;
 mod tenancy;

@@ -6,8 +6,8 @@ mod conditions;
 mod outcomes;
 
 pub use outcomes::{
-    Stage, applied, deleting, drift_corrected, failure, observe_only, orphaned, outcome_applied,
-    progress, temporary_applied, untouched_by_policy,
+    Stage, applied, deleting, drift_corrected, expiries_overdue, failure, observe_only, orphaned,
+    outcome_applied, progress, temporary_applied, untouched_by_policy,
 };
 
 use std::time::Duration;

@@ -233,3 +233,25 @@ pub fn orphaned(group: &Group, why: &str) -> Option<Note> {
     let note = format!("Left platform group \"{name}\" (id {id}) untouched: {why}.");
     Some(Note::normal("Orphaned", note))
 }
+
+/// The Warning for a failure that came before the plan, while memberships this Group added have
+/// ended by `now` (as status recorded them): they could not be removed yet.
+pub fn expiries_overdue(group: &Group, error: &str, now: jiff::Timestamp) -> Option<Note> {
+    let status = group.status.as_ref()?;
+    let overdue: Vec<String> = status
+        .temporary_members
+        .iter()
+        .filter(|m| m.added && m.expires.0 <= now)
+        .map(|m| format!("{} (ended at {})", m.name, m.expires.0))
+        .collect();
+    (!overdue.is_empty()).then(|| {
+        Note::warning(
+            "MemberExpiryDelayed",
+            format!(
+                "Ended temporary memberships could not be removed yet: {} ({error}); they are \
+                 removed as soon as the platform answers.",
+                overdue.join(", ")
+            ),
+        )
+    })
+}
