@@ -5,6 +5,7 @@
 mod admission;
 mod adoption;
 mod cli;
+mod connection_groups;
 mod connections;
 mod create_record;
 mod e2e;

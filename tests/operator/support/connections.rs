@@ -9,6 +9,7 @@ use std::time::Duration;
 use igz_emulator::{EmulatorConfig, RunningEmulator};
 use igz_mgmt::{BreakerPolicy, Observer, RetryPolicy};
 use igz_operator::connection::{self, ConnectionMetrics, Registry};
+use igz_operator::controller::{self as groups_controller, Platforms, ReconcileMetrics};
 use igz_operator::crd::{
     CONNECTION_FINALIZER, Group, PlatformConnection, PlatformConnectionStatus,
 };
@@ -60,7 +61,10 @@ pub struct ConnectionHarness {
     pub groups: Api<Group>,
     pub emulators: Vec<RunningEmulator>,
     pub admins: Vec<Admin>,
-    pub registry: Arc<Registry<()>>,
+    /// The platforms (a client and a picture per connection), shared with the Group controller.
+    pub registry: Arc<Platforms>,
+    /// How the Group controller runs when a test starts it ([`ConnectionHarness::start_groups`]).
+    pub group_settings: groups_controller::Settings,
     pub metrics: ConnectionMetrics,
     pub controller: Option<Controller>,
 }
@@ -93,33 +97,50 @@ impl ConnectionHarness {
         }
         let mut emulators = Vec::new();
         for tenant in ["tenant-a", "tenant-b"] {
+            let seed = igz_emulator::Seed {
+                users: ["alice", "bob", "carol"].map(super::user).to_vec(),
+                ..Default::default()
+            };
             let config = EmulatorConfig {
                 access_keys: vec![KEY.into()],
                 tenant_id: tenant.into(),
+                seed: Some(seed),
                 job_delay: Duration::from_millis(20),
                 ..Default::default()
             };
             emulators.push(igz_testkit::emulator::start(config).await);
         }
         let admins = emulators.iter().map(Admin::for_emulator).collect();
+        let group_settings = groups_controller::Settings {
+            namespaces: vec![ns.clone()],
+            concurrency: 8,
+            timing: super::fast_timing(),
+            fresh_picture_age: Duration::from_millis(300),
+            namespace: ns.clone(),
+            recoveries: Default::default(),
+            instance: Some("conn-test".into()),
+            admission_policy: false,
+        };
         let registry = Arc::new(
-            Registry::new(|_, _| (), Observer::default()).with_config_tuner(|config| {
-                // Failures reach the status quickly; the platform is probed back soon.
-                config.retry = RetryPolicy {
-                    max_attempts: 2,
-                    min_delay: Duration::from_millis(20),
-                    max_delay: Duration::from_millis(100),
-                    max_total_delay: Duration::from_millis(500),
-                    max_retry_after: Duration::from_millis(100),
-                };
-                config.connect_timeout = Duration::from_secs(2);
-                config.request_timeout = Duration::from_secs(5);
-                config.breaker = BreakerPolicy {
-                    threshold: 5,
-                    min_pause: Duration::from_millis(50),
-                    max_pause: Duration::from_millis(500),
-                };
-            }),
+            Registry::new(group_settings.picture_factory(), Observer::default()).with_config_tuner(
+                |config| {
+                    // Failures reach the status quickly; the platform is probed back soon.
+                    config.retry = RetryPolicy {
+                        max_attempts: 2,
+                        min_delay: Duration::from_millis(20),
+                        max_delay: Duration::from_millis(100),
+                        max_total_delay: Duration::from_millis(500),
+                        max_retry_after: Duration::from_millis(100),
+                    };
+                    config.connect_timeout = Duration::from_secs(2);
+                    config.request_timeout = Duration::from_secs(5);
+                    config.breaker = BreakerPolicy {
+                        threshold: 5,
+                        min_pause: Duration::from_millis(50),
+                        max_pause: Duration::from_millis(500),
+                    };
+                },
+            ),
         );
         Self {
             connections: Api::all(client.clone()),
@@ -131,6 +152,7 @@ impl ConnectionHarness {
             emulators,
             admins,
             registry,
+            group_settings,
             metrics: ConnectionMetrics::default(),
             controller: None,
         }
@@ -160,6 +182,25 @@ impl ConnectionHarness {
             async move {
                 let _ = stopped.await;
             },
+        ));
+        Controller {
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Starts the Group controller on this run's platforms (beside the connection controller).
+    pub fn start_groups(&self) -> Controller {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(groups_controller::run(
+            self.client.clone(),
+            self.registry.clone(),
+            self.group_settings.clone(),
+            ReconcileMetrics::default(),
+            async move {
+                let _ = stopped.await;
+            },
+            || {},
         ));
         Controller {
             stop: Some(stop),
