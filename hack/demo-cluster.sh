@@ -5,6 +5,8 @@
 # charts/igz-operator with the igz-operator image (in-cluster configuration, the access key from
 # a Secret, probes, leader election). Applies examples/*.yaml, waits until every Group is Ready,
 # prints them, the platform's view and the Events, then deletes the Groups and tears down.
+# The platform is reached through a PlatformConnection named default (the chart's `connections`
+# value) whose credentials are the Secret the operator reads in its own namespace.
 # Keep it running for exploration: `make demo-cluster KEEP=1` (or hack/demo-cluster.sh --keep).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -99,11 +101,17 @@ t0=$SECONDS
 # imported; `upgrade --install` is `helm install` that may be repeated (KEEP=1 runs).
 "$HELM" --kubeconfig "$CLUSTER_KUBECONFIG" upgrade --install igz-operator charts/igz-operator \
   -n "$SYSTEM_NS" --wait --timeout 180s \
-  --set mgmt.url="$emulator_url" --set resyncInterval=30s --set logFormat=text >&2
+  --set mgmt.url="$emulator_url" --set resyncInterval=30s --set logFormat=text \
+  --set "connections[0].name=default" --set "connections[0].spec.url=$emulator_url" \
+  --set "connections[0].spec.secretRef.name=igz-operator-mgmt" >&2
 kc -n "$SYSTEM_NS" wait pod -l app.kubernetes.io/name=igz-operator --for=condition=Ready --timeout=60s >/dev/null
 log "helm install --wait returned in $((SECONDS - t0))s; the operator Pod is Ready:"
 kc -n "$SYSTEM_NS" get pods -l app.kubernetes.io/name=igz-operator -o wide >&2
 kc -n "$SYSTEM_NS" logs deploy/igz-operator 2>/dev/null | grep -m3 -iE "starting|connect|lease|leader" | cut -c1-220 >&2 || true
+
+step "the connection default is a PlatformConnection (the chart's connections value), its key the Secret's"
+kc wait platformconnection/default --for=condition=Ready --timeout=60s >&2
+kc get platformconnections >&2
 
 demo_apply_groups
 

@@ -76,7 +76,9 @@ const CA_BUNDLE_RULE: &str = r"self.matches('^\\s*(-----BEGIN CERTIFICATE-----\\
     ),
     printcolumn(
         name = "Expires",
-        type_ = "date",
+        // A string, not a date: kubectl shows a date column as an age, and a time ahead as
+        // "<invalid>".
+        type_ = "string",
         json_path = ".status.credentialsExpire",
         description = "When the access key expires, when the platform tells it"
     ),
