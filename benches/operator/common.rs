@@ -115,6 +115,10 @@ pub async fn kube_namespace(prefix: &str) -> (kube::Client, String, Api<Group>) 
             "groupgrants.igz-operator.io",
             igz_operator::crd::grant_crd(),
         ),
+        (
+            "platformconnections.igz-operator.io",
+            igz_operator::crd::connection_crd(),
+        ),
     ] {
         crds.patch(
             name,
@@ -291,14 +295,24 @@ pub async fn apply_all_with(
     scenario: &Scenario,
     range: std::ops::Range<usize>,
 ) -> (Instant, Duration) {
+    let manifests = range.map(|i| scenario.manifest(i)).collect();
+    apply_manifests(applier, ns, manifests).await
+}
+
+/// Hands `manifests` (Groups) over as [`apply_all_with`] does, once admission takes the first.
+pub async fn apply_manifests(
+    applier: Applier,
+    ns: &str,
+    manifests: Vec<Value>,
+) -> (Instant, Duration) {
     let dir = work_dir();
     let first = dir.join(format!("{ns}-first.json"));
     let list = |items: Vec<Value>| {
         serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "List", "items": items}))
             .expect("json")
     };
-    std::fs::write(&first, list(vec![scenario.manifest(range.start)])).expect("write manifest");
-    let manifests = range.clone().map(|i| scenario.manifest(i));
+    std::fs::write(&first, list(manifests[..1].to_vec())).expect("write manifest");
+    let manifests = manifests.into_iter();
     let (program, args, target) = match applier {
         Applier::Kubectl => {
             let all = dir.join(format!("{ns}-groups.json"));

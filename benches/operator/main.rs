@@ -8,9 +8,13 @@
 //! - memory: peak RSS (VmHWM) at 1,000 and 5,000 Groups, against the empty process;
 //! - latency: p50/p99 from an applied change to the change on the platform with 5,000 idle
 //!   Groups, against the watch delivery plus the platform write done directly;
-//! - outage: requests sent during a 60 s API outage, and the time to converge after it.
+//! - outage: requests sent during a 60 s API outage, and the time to converge after it;
+//! - temporary: how late ended temporary memberships are removed (p99 over 100 staggered
+//!   expiries, against the removal done directly), and platform requests between expiries;
+//! - connections: one platform's 60 s outage against the other's change latency, and 5,000
+//!   Groups over two connections (peak RSS and change latency of the binary the image ships).
 //!
-//! Knobs: BENCH_ONLY=frugality,memory,latency,outage (default all; `sweep` runs the
+//! Knobs: BENCH_ONLY=frugality,memory,latency,outage,temporary,connections (default all; `sweep` runs the
 //! frugality scenario over BENCH_SWEEP_QPS x BENCH_SWEEP_CONCURRENCY, the Groups by kubectl
 //! apply, or as a Helm release with BENCH_SWEEP_HELM=1); BENCH_SIZES=1000,5000;
 //! BENCH_CONVERGE_RUNS=5 (converge runs per way of handing over the Groups; the median counts).
@@ -22,12 +26,13 @@ mod common;
 mod frugality;
 mod outage;
 mod scale;
+mod temporary;
 
 #[tokio::main]
 async fn main() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let only: Vec<String> = std::env::var("BENCH_ONLY")
-        .unwrap_or_else(|_| "frugality,memory,latency,outage".into())
+        .unwrap_or_else(|_| "frugality,memory,latency,outage,temporary,connections".into())
         .split(',')
         .map(|s| s.trim().to_owned())
         .collect();
@@ -53,5 +58,8 @@ async fn main() {
     }
     if wants("outage") {
         outage::run().await;
+    }
+    if wants("temporary") {
+        temporary::run().await;
     }
 }
