@@ -23,6 +23,7 @@
 //! Goals are printed as met/MISSED; nothing here asserts a timing.
 
 mod common;
+mod connections;
 mod frugality;
 mod outage;
 mod scale;
@@ -61,5 +62,8 @@ async fn main() {
     }
     if wants("temporary") {
         temporary::run().await;
+    }
+    if wants("connections") {
+        connections::run().await;
     }
 }
