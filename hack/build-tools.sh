@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, etcd, helm (and on request our helpers kstatus, argocd-health and pki
+# Builds kube-apiserver, etcd, helm (and on request promtool, our helpers kstatus, argocd-health and pki
 # and the single-node cluster's components) from Go modules, once, and caches them outside the
 # repo (keyed by version). The machines cannot download release binaries; the Go module proxy
 # works.
-# Usage: hack/build-tools.sh [kube-apiserver|etcd|helm|kstatus|argocd-health|pki ...]
+# Usage: hack/build-tools.sh [kube-apiserver|etcd|helm|promtool|kstatus|argocd-health|pki ...]
 #   (default: kube-apiserver, etcd and helm; our helpers only when asked for)
 #        hack/build-tools.sh kubelet|kube-controller-manager|kube-scheduler|kube-proxy|cluster
 #        (the single-node cluster's components; `cluster` = all it needs)
@@ -55,6 +55,13 @@ build_helm() {
     -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$version" \
     "helm.sh/helm/v3/cmd/helm@$version"
   mv bin/helm "$out"
+}
+
+build_promtool() {
+  local version=$1 out=$2
+  GOBIN="$PWD/bin" go install -trimpath -ldflags "-s -w" \
+    "github.com/prometheus/prometheus/cmd/promtool@$version"
+  mv bin/promtool "$out"
 }
 
 # Our own small Go programs, one module in hack/tools: kstatus around sigs.k8s.io/cli-utils'
@@ -166,6 +173,7 @@ for t in "${targets[@]}"; do
     kube-apiserver) build_once kube-apiserver "$KUBE_VERSION" build_kube_apiserver ;;
     etcd) build_once etcd "$ETCD_VERSION" build_etcd ;;
     helm) build_once helm "$HELM_VERSION" build_helm ;;
+    promtool) build_once promtool "$PROMETHEUS_MODULE_VERSION" build_promtool ;;
     kstatus) build_once_locked kstatus "$(tool_key kstatus "$CLI_UTILS_VERSION")" build_kstatus ;;
     argocd-health)
       build_once_locked argocd-health "$(tool_key argocd-health "$GOPHER_LUA_VERSION")" build_argocd_health ;;
@@ -179,6 +187,6 @@ for t in "${targets[@]}"; do
       for c in etcd kube-apiserver kubelet kube-controller-manager kube-scheduler kube-proxy; do
         "$0" "$c"
       done ;;
-    *) die "unknown tool '$t' (expected kube-apiserver, etcd, helm, kstatus, argocd-health, pki, kubelet, kube-controller-manager, kube-scheduler, kube-proxy or cluster)" ;;
+    *) die "unknown tool '$t' (expected kube-apiserver, etcd, helm, promtool, kstatus, argocd-health, pki, kubelet, kube-controller-manager, kube-scheduler, kube-proxy or cluster)" ;;
   esac
 done

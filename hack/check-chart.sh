@@ -51,6 +51,7 @@ DIGEST=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 # Every optional feature on at once.
 ALL_ON=(--set replicaCount=2 --set "image.digest=$DIGEST" --set priorityClassName=system-cluster-critical
   --set serviceMonitor.enabled=true --set-string serviceMonitor.labels.release=prometheus
+  --set monitoring.prometheusRule.enabled=true --set monitoring.dashboard.enabled=true
   --set networkPolicy.enabled=true --set mgmt.url=https://dashboard.example.com:8443
   --set "networkPolicy.apiServer.cidrs[0]=192.0.2.10/32" --set-string podAnnotations.a=b
   --set-string podLabels.team=a --set-string nodeSelector.disk=ssd

@@ -13,6 +13,9 @@ CLI_UTILS_VERSION="${CLI_UTILS_VERSION:-v0.37.2}"
 # gopher-lua, the Lua interpreter Argo CD embeds (the version argoproj/argo-cd's go.mod pins);
 # hack/tools/argocd-health runs our Argo CD health check on it, in Argo CD's sandbox.
 GOPHER_LUA_VERSION="${GOPHER_LUA_VERSION:-v1.1.2}"
+# promtool (github.com/prometheus/prometheus, whose Go module versions are v0.<minor>.<patch> for
+# Prometheus 3.<minor>.<patch>): checks the chart's alerts and runs their unit tests.
+PROMETHEUS_MODULE_VERSION="${PROMETHEUS_MODULE_VERSION:-v0.316.0}"
 # The vendor SDK the emulator is checked against and the benchmark compares with.
 SDK_VERSION="${SDK_VERSION:-0.4.2}"
 IGZ_CACHE="${IGZ_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/igz-operator}"

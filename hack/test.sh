@@ -39,6 +39,8 @@ suites=(
   hack/tools/check-gitops-tools.sh
   # The Helm chart lints, and deploy/igz-operator.yaml and the chart's CRD copy are up to date.
   hack/check-chart.sh
+  # The chart's alerts (promtool unit tests of each) and its dashboard's queries.
+  hack/check-alerts.sh
   # README's main command must keep working: `make demo` end to end.
   hack/demo.sh
 )
