@@ -66,6 +66,7 @@ async fn operator_pod_becomes_ready_and_reconciles_a_group_with_in_cluster_confi
         Some(name.as_str()),
         "the only replica holds the Lease"
     );
+    check_secrets_only_in_its_own_namespace(&s, pod).await;
 
     // A Group, reconciled against the emulator Pod through its ClusterIP.
     s.apply(
@@ -163,5 +164,64 @@ fn check_credentials_come_from_the_cluster(pod: &Pod) {
                 .flatten()
                 .any(|s| s.service_account_token.is_some()))),
         "a projected ServiceAccount token volume"
+    );
+}
+
+/// The Pod reads Secrets in its own namespace (the connections' credentials, its record key,
+/// which it made itself) and nowhere else.
+async fn check_secrets_only_in_its_own_namespace(s: &Scenario, pod: &Pod) {
+    use k8s_openapi::api::authorization::v1::{
+        ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+    };
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::Api;
+    use kube::api::PostParams;
+
+    let sa = pod
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.service_account_name.clone())
+        .expect("the Pod's ServiceAccount");
+    let user = format!("system:serviceaccount:{}:{sa}", s.system_ns);
+    let may = |verb: &str, namespace: Option<&str>| {
+        let review = SubjectAccessReview {
+            spec: SubjectAccessReviewSpec {
+                user: Some(user.clone()),
+                resource_attributes: Some(ResourceAttributes {
+                    verb: Some(verb.to_owned()),
+                    resource: Some("secrets".to_owned()),
+                    namespace: namespace.map(str::to_owned),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let reviews: Api<SubjectAccessReview> = Api::all(s.client.clone());
+        async move {
+            reviews
+                .create(&PostParams::default(), &review)
+                .await
+                .expect("SubjectAccessReview")
+                .status
+                .is_some_and(|status| status.allowed)
+        }
+    };
+    assert!(may("get", Some(&s.system_ns)).await, "its own namespace");
+    assert!(may("watch", Some(&s.system_ns)).await, "its own namespace");
+    assert!(!may("get", Some(&s.groups_ns)).await, "no other namespace");
+    assert!(
+        !may("get", Some(&s.platform_ns)).await,
+        "no other namespace"
+    );
+    assert!(!may("list", None).await, "no Secret cluster-wide");
+    let secrets: Api<Secret> = Api::namespaced(s.client.clone(), &s.system_ns);
+    assert!(
+        secrets
+            .get_opt(igz_operator::create_record::KEY_SECRET)
+            .await
+            .expect("read Secrets")
+            .is_some(),
+        "the operator made its record key in its own namespace"
     );
 }
