@@ -41,7 +41,7 @@ demo_apply_groups() {
   kc get groups -A
 
   step "the platform's view (as the management API reports it)"
-  platform_state | python3 "$ROOT/hack/platform-view.py"
+  platform_state | python3 "$ROOT/hack/print-platform.py"
 
   step "recent Events"
   kc get events -n "$NAMESPACE" --sort-by=.metadata.creationTimestamp 2>/dev/null | tail -n 15
@@ -51,5 +51,5 @@ demo_apply_groups() {
 demo_delete_groups() {
   step "deleting the Groups: the finalizer cleans up the platform (legacy-analysts is Orphan: kept)"
   kc delete groups --all -n "$NAMESPACE" --timeout=60s >&2
-  platform_state | python3 "$ROOT/hack/platform-view.py"
+  platform_state | python3 "$ROOT/hack/print-platform.py"
 }

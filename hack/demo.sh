@@ -111,7 +111,7 @@ step "an on-call member on prod until $until_time (examples/temporary/on-call.ya
 sed "s#2030-01-01T18:00:00Z#$until_time#" examples/temporary/on-call.yaml | kubectl apply -n "$NAMESPACE" -f - >&2
 kubectl wait -n "$NAMESPACE" --for=condition=Ready group/prod-admins --timeout=60s >&2
 prod_state() { PLATFORM_URL=$PROD_URL platform_state; }
-prod_state | python3 "$ROOT/hack/platform-view.py"
+prod_state | python3 "$ROOT/hack/print-platform.py"
 
 step "rotating prod's access key: the new key into the Secret, then the old one revoked"
 emulator_admin "$PROD_URL" access_keys '{"key": "demo-prod-key-2"}' >/dev/null
@@ -139,7 +139,7 @@ until ! prod_state | python3 -c 'import json,sys; s=json.load(sys.stdin); ids=[u
   sleep 1
 done
 kubectl get events -n "$NAMESPACE" --field-selector reason=MemberExpired -o custom-columns=REASON:.reason,MESSAGE:.message >&2
-prod_state | python3 "$ROOT/hack/platform-view.py"
+prod_state | python3 "$ROOT/hack/print-platform.py"
 
 demo_delete_groups
 kubectl delete platformconnection prod --timeout=60s >&2
