@@ -2,7 +2,9 @@
 //! a minute: a removal that lands within seconds of `expires` was made by the timer the
 //! reconcile set, not by a resync. Expiry on time; an operator restarted across an expiry; a
 //! platform outage across an expiry; an edit near the expiry (extended, then shortened);
-//! ObserveOnly showing what it would add.
+//! ObserveOnly showing what it would add; Additive and ManagedOnly removing only what an entry
+//! added; a grant's cap and "no standing access" rule at reconcile (admission's side is in
+//! `admission.rs`).
 //!
 //! Times are a few seconds ahead, and every wait polls with a deadline.
 
@@ -223,5 +225,90 @@ async fn observe_only_shows_the_temporary_member_it_would_add() {
     );
     let after = h.platform_group("seen").await.unwrap();
     assert_eq!(after.member_ids, before.member_ids, "nothing written");
+    h.stop().await;
+}
+
+/// Under Additive and ManagedOnly an expiry removes only the member this Group's entry added:
+/// bob was a member of both platform groups before, carol was added by the entries.
+#[tokio::test]
+async fn under_additive_and_managed_only_an_expiry_removes_only_what_the_entry_added() {
+    let mut h = Harness::without_operator("temp-policies", &["alice", "bob", "carol"], &[]).await;
+    h.operator = Some(operator(&h));
+    let bob = h.platform.find_user("bob").await.unwrap().unwrap().id;
+    let (expires, _) = at(5);
+    for (name, policy) in [("additive", "Additive"), ("managed", "ManagedOnly")] {
+        let made = igz_mgmt::NewUserGroup {
+            name: name.into(),
+            member_ids: vec![bob.clone()],
+            ..Default::default()
+        };
+        h.platform.create_group(&made).await.unwrap();
+        let spec = json!({"members": [], "membersPolicy": policy, "adoptExisting": true,
+            "temporaryMembers": [{"name": "bob", "expires": expires},
+                                 {"name": "carol", "expires": expires}]});
+        h.apply(name, spec).await.unwrap();
+    }
+    for name in ["additive", "managed"] {
+        wait_members(&h, name, &["bob", "carol"], Duration::from_secs(30)).await;
+    }
+    for name in ["additive", "managed"] {
+        // Both entries have ended once status says so; only carol was the entries' to remove.
+        h.wait_for(name, "both entries Expired", |g| {
+            g.status.as_ref().is_some_and(|s| {
+                s.temporary_members.len() == 2
+                    && s.temporary_members
+                        .iter()
+                        .all(|m| m.state == TemporaryMemberState::Expired)
+            })
+        })
+        .await;
+        wait_members(&h, name, &["bob"], Duration::from_secs(30)).await;
+    }
+    h.stop().await;
+}
+
+/// A "no standing access" grant judged at reconcile, where admission cannot: a Group admitted
+/// before the grant required temporary members is refused for its permanent member, and an
+/// extension beyond the cap (an update: admission has no clock) is refused naming the cap,
+/// with access still ending at the cap counted from when bob was granted.
+#[tokio::test]
+async fn a_grants_cap_and_no_standing_access_are_enforced_at_reconcile() {
+    let h = harness("temp-grant").await;
+    h.apply("standing", json!({"members": ["alice"]}))
+        .await
+        .unwrap();
+    h.wait_ready("standing").await;
+
+    let mut grant = crate::support::grants::everything_in(&h.ns);
+    grant.spec.temporary_members = Some(igz_operator::crd::TemporaryMembersGrant {
+        max_duration: Some("10s".into()),
+        required: true,
+    });
+    crate::support::grants::apply_grant(&h.client, &grant).await;
+    let g = h.wait_reason("standing", "NotGranted").await;
+    let (_, _, message) = condition(&g, "Ready").unwrap();
+    assert!(
+        message.contains("permanent member \"alice\""),
+        "the refusal names the permanent member: {message}"
+    );
+
+    // Within the cap: granted. Then extended to an hour: refused, and bob leaves at the cap.
+    let (soon, _) = at(8);
+    let spec = |expires: &str| {
+        json!({"members": [], "temporaryMembers": [
+            {"name": "bob", "expires": expires, "reason": "on call"}]})
+    };
+    h.apply("oncall", spec(&soon)).await.unwrap();
+    wait_members(&h, "oncall", &["bob"], Duration::from_secs(30)).await;
+    let (hour, _) = at(3600);
+    h.apply("oncall", spec(&hour)).await.unwrap();
+    let g = h.wait_reason("oncall", "NotGranted").await;
+    let (_, _, message) = condition(&g, "Ready").unwrap();
+    assert!(
+        message.contains("10s"),
+        "the message names the cap: {message}"
+    );
+    // An hour was asked for; the cap ends bob's access seconds after it was granted.
+    wait_members(&h, "oncall", &[], Duration::from_secs(40)).await;
     h.stop().await;
 }
