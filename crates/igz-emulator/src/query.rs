@@ -137,48 +137,51 @@ fn compare(a: &Value, b: &Value) -> Ordering {
 /// Renders, filters, sorts and pages `ids` (already in default order) into a list document.
 /// Each item also carries its own `included`, which is where the vendor SDK looks for it.
 pub fn list(m: &Model, kind: Kind, ids: &[Id], params: &ListParams) -> Value {
-    let mut items: Vec<(Id, Value)> = ids
+    // Filtered and sorted on each resource's sort fields, taken once from its rendering without
+    // relationships; only the page is rendered whole. (Rendering and comparing whole resources
+    // for every page made a paged read of a large platform slow and quadratic, all of it under
+    // the model's lock that writes wait for.)
+    let mut keyed: Vec<(Id, Vec<Value>)> = ids
         .iter()
-        .filter_map(|id| resource(m, kind, id, &params.include).map(|v| (*id, v)))
-        .filter(|(_, v)| {
-            params
+        .filter_map(|id| {
+            let v = resource(m, kind, id, &[])?;
+            let wanted = params
                 .filters
                 .iter()
-                .all(|(f, wanted)| matches(field(v, f), wanted))
+                .all(|(f, wanted)| matches(field(&v, f), wanted));
+            let key = params.sort.iter().map(|(f, _)| field(&v, f).clone());
+            wanted.then(|| (*id, key.collect()))
         })
         .collect();
-    if !params.sort.is_empty() {
-        items.sort_by(|(_, a), (_, b)| {
-            params
-                .sort
-                .iter()
-                .map(|(f, desc)| {
-                    let ord = compare(field(a, f), field(b, f));
-                    if *desc { ord.reverse() } else { ord }
-                })
-                .find(|o| *o != Ordering::Equal)
-                .unwrap_or(Ordering::Equal)
-        });
-    }
-    let total = items.len();
-    if let Some((number, size)) = params.page {
-        items = items
-            .into_iter()
-            .skip(number.saturating_mul(size))
-            .take(size)
-            .collect();
-    }
+    // Stable: ties keep the default order.
+    keyed.sort_by(|(_, a), (_, b)| {
+        a.iter()
+            .zip(b)
+            .zip(&params.sort)
+            .map(|((x, y), (_, desc))| {
+                let ord = compare(x, y);
+                if *desc { ord.reverse() } else { ord }
+            })
+            .find(|o| *o != Ordering::Equal)
+            .unwrap_or(Ordering::Equal)
+    });
+    let total = keyed.len();
+    let (skip, take) = params.page.map_or((0, usize::MAX), |(number, size)| {
+        (number.saturating_mul(size), size)
+    });
+    let page = keyed.into_iter().skip(skip).take(take).map(|(id, _)| id);
     let mut doc_included = Included::default();
-    let data: Vec<Value> = items
-        .into_iter()
-        .map(|(id, mut item)| {
-            if !params.include.is_empty() {
-                let mut own = Included::default();
-                own.add(m, kind, &id, &params.include);
-                doc_included.add(m, kind, &id, &params.include);
-                item["included"] = Value::Array(own.into_vec());
+    let data: Vec<Value> = page
+        .filter_map(|id| {
+            let mut item = resource(m, kind, &id, &params.include)?;
+            if params.include.is_empty() {
+                return Some(item);
             }
-            item
+            let mut own = Included::default();
+            own.add(m, kind, &id, &params.include);
+            doc_included.add(m, kind, &id, &params.include);
+            item["included"] = Value::Array(own.into_vec());
+            Some(item)
         })
         .collect();
     let mut doc = json!({ "data": data, "meta": { "total": total } });
@@ -186,4 +189,105 @@ pub fn list(m: &Model, kind: Kind, ids: &[Id], params: &ListParams) -> Value {
         doc["included"] = Value::Array(doc_included.into_vec());
     }
     doc
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::model::{NewUser, NewUserGroup};
+
+    fn pairs(query: &[(&str, &str)]) -> Vec<(String, String)> {
+        query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    /// Groups `b`, `a`, `c` (created in that order; gids 1, 3, 2; only `c` has a description),
+    /// alice in `a` only.
+    fn model() -> Model {
+        let mut m = Model::new(Duration::ZERO);
+        let alice = m
+            .create_user(NewUser {
+                username: "alice".into(),
+                email: "alice@x.io".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        for (name, gid, members) in [("b", 1, vec![]), ("a", 3, vec![alice]), ("c", 2, vec![])] {
+            m.create_group(NewUserGroup {
+                name: name.into(),
+                gid: Some(gid),
+                description: if name == "c" { "x" } else { "" }.into(),
+                members,
+                ..Default::default()
+            })
+            .unwrap();
+        }
+        m
+    }
+
+    fn names(doc: &Value) -> Vec<&str> {
+        doc["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["attributes"]["name"].as_str().unwrap())
+            .filter(|n| n.len() == 1)
+            .collect()
+    }
+
+    fn list_groups(m: &Model, query: &[(&str, &str)]) -> Value {
+        let params = parse(Kind::UserGroup, &pairs(query)).unwrap();
+        let ids: Vec<Id> = m.groups().iter().map(|g| g.id).collect();
+        list(m, Kind::UserGroup, &ids, &params)
+    }
+
+    #[test]
+    fn sorts_by_each_key_in_turn_either_way_then_pages() {
+        let m = model();
+        let by_description_then_gid_desc = list_groups(
+            &m,
+            &[("sort", "-description,-gid"), ("filter[kind]", "local")],
+        );
+        // The second key decides between a and b, against their creation order.
+        assert_eq!(names(&by_description_then_gid_desc), ["c", "a", "b"]);
+        let second_page = list_groups(
+            &m,
+            &[("sort", "name"), ("page[number]", "1"), ("page[size]", "1")],
+        );
+        // Page 1 of the groups sorted by name (the built-in groups sort among them).
+        let all = list_groups(&m, &[("sort", "name")]);
+        let all_names: Vec<&str> = all["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["attributes"]["name"].as_str().unwrap())
+            .collect();
+        let mut sorted = all_names.clone();
+        sorted.sort();
+        assert_eq!(all_names, sorted);
+        assert_eq!(
+            second_page["data"][0]["attributes"]["name"], all_names[1],
+            "page 1 of size 1 is the second by name"
+        );
+        assert_eq!(second_page["meta"]["total"], all_names.len());
+    }
+
+    #[test]
+    fn filters_and_renders_includes_for_the_page_only() {
+        let m = model();
+        let doc = list_groups(&m, &[("filter[name]", "a"), ("include", "users")]);
+        assert_eq!(names(&doc), ["a"]);
+        assert_eq!(doc["meta"]["total"], 1);
+        let item = &doc["data"][0];
+        assert_eq!(item["relationships"]["users"]["data"][0]["type"], "user");
+        assert_eq!(item["included"][0]["attributes"]["username"], "alice");
+        assert_eq!(doc["included"][0]["attributes"]["username"], "alice");
+        let plain = list_groups(&m, &[("filter[name]", "a")]);
+        assert!(plain.get("included").is_none());
+        assert!(plain["data"][0].get("included").is_none());
+    }
 }
