@@ -8,12 +8,11 @@ use futures::StreamExt;
 use k8s_openapi::api::admissionregistration::v1::{
     ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
 };
-use kube::api::{ListParams, Patch, PatchParams};
-use kube::{Api, Client, ResourceExt};
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Client};
 
 use super::group_writer::FIELD_MANAGER;
 use super::tenancy_watch::Tenancy;
-use crate::crd::GroupGrant;
 use crate::tenancy::{self, CompiledGrant};
 
 /// Writes the admission policy for `grants` and its binding (server-side apply: creates them or
@@ -48,30 +47,10 @@ pub async fn admission_policy_keeper(client: Client) {
 /// and a `helm upgrade` that restored the chart's placeholder (an unchanged apply is a no-op).
 const POLICY_REFRESH: Duration = Duration::from_secs(60);
 
-/// The valid grants as the API server holds them now, in name order (invalid ones are logged by
-/// the tenancy watch and grant nothing).
-///
-/// Why a fresh list and not the watch's cache: whoever writes the policy last decides it, and a
-/// cache a moment behind would drop a grant just written, after another writer (a leader
-/// handing over, a second operator process) had put it in; Groups of a namespace that was
-/// admitted a moment before would be refused until the next grant change.
-async fn current_grants(client: &Client) -> Result<Vec<CompiledGrant>, kube::Error> {
-    let mut grants = Api::<GroupGrant>::all(client.clone())
-        .list(&ListParams::default())
-        .await?
-        .items;
-    grants.sort_by_key(|g| g.name_any());
-    Ok(grants
-        .iter()
-        .filter_map(|g| tenancy::compile(g).ok())
-        .collect())
-}
-
 /// Keeps the ValidatingAdmissionPolicy (and its binding) equal to what the grants say. Applied
-/// at start, after every change and every minute, from the grants as listed just before (see
-/// [`current_grants`]); a failed apply is retried.
+/// at start, after every change and every minute; a failed apply is retried.
 pub async fn keep_admission_policy(client: Client, tenancy: Arc<Tenancy>) {
-    // Not before the grants can be read at all (a watch lacking RBAC says so in the log).
+    // Never write a policy from a half-read cache: it would refuse Groups that are granted.
     if !tenancy.wait_until_ready().await {
         return;
     }
@@ -79,15 +58,12 @@ pub async fn keep_admission_policy(client: Client, tenancy: Arc<Tenancy>) {
     loop {
         // Let a burst of grant changes settle into one write.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let written = match current_grants(&client).await {
-            Ok(grants) => apply_admission_policy(&client, &grants)
-                .await
-                .map(|()| grants.len()),
-            Err(e) => Err(e),
-        };
-        match written {
-            Ok(grants) => {
-                tracing::debug!(grants, "admission policy in line with the GroupGrants");
+        match apply_admission_policy(&client, &tenancy.compiled()).await {
+            Ok(()) => {
+                tracing::debug!(
+                    grants = tenancy.compiled().len(),
+                    "admission policy in line with the GroupGrants"
+                );
                 // Next round on a change, or after POLICY_REFRESH; done when the changes end.
                 if let Ok(None) = tokio::time::timeout(POLICY_REFRESH, changes.next()).await {
                     return;
