@@ -116,8 +116,16 @@ impl Context {
     }
 
     pub fn rival_owner(&self, group: &Group) -> Option<String> {
-        let all: Vec<Arc<Group>> = self.stores.iter().flat_map(|s| s.state()).collect();
-        rivals::rival_owner(group, all.iter().map(Arc::as_ref))
+        // Only the Groups naming the same platform group leave the caches. Copying out every
+        // cached Group (and its uid and name) on each reconcile was two thirds of the operator's
+        // CPU at 5,000 Groups, and delayed every change behind the resyncs.
+        let name = group.effective_group_name();
+        let namesakes: Vec<Arc<Group>> = self
+            .stores
+            .iter()
+            .flat_map(|s| s.state_filter(|other| other.effective_group_name() == name))
+            .collect();
+        rivals::rival_owner(group, namesakes.iter().map(Arc::as_ref))
     }
 
     /// The platform of the connection `name`, or why it cannot be used now.

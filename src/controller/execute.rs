@@ -161,7 +161,7 @@ async fn create_failed(writer: &mut GroupWriter<'_>, error: Error) -> Error {
         return e;
     }
     let name = writer.group().effective_group_name();
-    match error.create_name_taken(&name) {
+    match error.create_name_taken(name) {
         Some(conflict) => {
             tracing::info!(group = %ObjectRef::from_obj(writer.group()), error = %error, "create refused: {conflict}");
             Error::AlreadyExists(conflict)

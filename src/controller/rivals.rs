@@ -13,10 +13,12 @@ pub fn rival_owner<'a>(me: &'a Group, all: impl IntoIterator<Item = &'a Group>) 
     let name = me.effective_group_name();
     let owner = all
         .into_iter()
-        .filter(|other| other.uid() != me.uid() && other.effective_group_name() == name)
+        .filter(|other| {
+            other.metadata.uid != me.metadata.uid && other.effective_group_name() == name
+        })
         .chain(std::iter::once(me))
         .min_by_key(|g| ownership_key(g))?;
-    (owner.uid() != me.uid()).then(|| key(owner))
+    (owner.metadata.uid != me.metadata.uid).then(|| key(owner))
 }
 
 fn ownership_key(group: &Group) -> (bool, Option<jiff::Timestamp>, String) {

@@ -461,10 +461,11 @@ impl Group {
     }
 
     /// The platform group's name: spec.groupName, or metadata.name when that is unset.
-    pub fn effective_group_name(&self) -> String {
-        match &self.spec.group_name {
-            Some(name) => name.clone(),
-            None => self.metadata.name.clone().unwrap_or_default(),
-        }
+    pub fn effective_group_name(&self) -> &str {
+        self.spec
+            .group_name
+            .as_deref()
+            .or(self.metadata.name.as_deref())
+            .unwrap_or_default()
     }
 }

@@ -56,7 +56,7 @@ impl Desired {
         let spec = &group.spec;
         Desired {
             connection: group.connection_name().to_owned(),
-            group_name: group.effective_group_name(),
+            group_name: group.effective_group_name().to_owned(),
             description: spec.description.clone(),
             gid: spec.gid,
             assigned_policies: spec

@@ -90,7 +90,7 @@ pub fn status_after(
         .collect();
     let mut status = GroupStatus {
         observed_generation: group.metadata.generation,
-        group_name: Some(group.effective_group_name()),
+        group_name: Some(group.effective_group_name().to_owned()),
         group_id: platform
             .map(|p| p.id.clone())
             .or(plan.group_id.clone())
@@ -131,7 +131,7 @@ pub fn status_after(
 pub fn with_outcome(group: &Group, outcome: &Outcome, now: &Time) -> GroupStatus {
     let mut status = group.status.clone().unwrap_or_default();
     status.observed_generation = group.metadata.generation;
-    status.group_name = Some(group.effective_group_name());
+    status.group_name = Some(group.effective_group_name().to_owned());
     conditions::apply_outcome(
         &mut status.conditions,
         group.metadata.generation,
