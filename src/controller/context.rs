@@ -119,11 +119,10 @@ impl Context {
         // Only the Groups naming the same platform group leave the caches. Copying out every
         // cached Group (and its uid and name) on each reconcile was two thirds of the operator's
         // CPU at 5,000 Groups, and delayed every change behind the resyncs.
-        let name = group.effective_group_name();
         let namesakes: Vec<Arc<Group>> = self
             .stores
             .iter()
-            .flat_map(|s| s.state_filter(|other| other.effective_group_name() == name))
+            .flat_map(|s| s.state_filter(|other| rivals::names_the_same_group(group, other)))
             .collect();
         rivals::rival_owner(group, namesakes.iter().map(Arc::as_ref))
     }

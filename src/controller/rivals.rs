@@ -1,4 +1,5 @@
-//! Which Group resource owns a platform group name when several name the same one.
+//! Which Group resource owns a platform group name when several name the same one on the same
+//! connection (the same name on two connections is two platform groups, on two platforms).
 //!
 //! Rule: a resource whose status already holds a group id keeps it; otherwise the
 //! oldest resource wins. Ties on creation time fall back to namespace/name, so every replica and
@@ -10,15 +11,18 @@ use crate::crd::Group;
 
 /// "namespace/name" of the resource that owns `me`'s platform group name, when it is not `me`.
 pub fn rival_owner<'a>(me: &'a Group, all: impl IntoIterator<Item = &'a Group>) -> Option<String> {
-    let name = me.effective_group_name();
     let owner = all
         .into_iter()
-        .filter(|other| {
-            other.metadata.uid != me.metadata.uid && other.effective_group_name() == name
-        })
+        .filter(|other| other.metadata.uid != me.metadata.uid && names_the_same_group(me, other))
         .chain(std::iter::once(me))
         .min_by_key(|g| ownership_key(g))?;
     (owner.metadata.uid != me.metadata.uid).then(|| key(owner))
+}
+
+/// Whether `a` and `b` name the same platform group: the same name on the same connection.
+pub fn names_the_same_group(a: &Group, b: &Group) -> bool {
+    a.effective_group_name() == b.effective_group_name()
+        && a.connection_name() == b.connection_name()
 }
 
 fn ownership_key(group: &Group) -> (bool, Option<jiff::Timestamp>, String) {
@@ -100,6 +104,22 @@ mod tests {
         let a = group("a", "x", Some("one"), 10, None);
         let b = group("a", "y", Some("two"), 5, Some("g"));
         assert_eq!(rival_owner(&a, [&a, &b]), None);
+    }
+
+    #[test]
+    fn the_same_name_on_another_connection_is_another_group() {
+        let old = group("a", "x", Some("team"), 10, Some("g1"));
+        let mut elsewhere = group("b", "y", Some("team"), 20, None);
+        elsewhere.spec.connection = Some("prod".into());
+        assert_eq!(rival_owner(&elsewhere, [&old, &elsewhere]), None);
+        assert_eq!(rival_owner(&old, [&old, &elsewhere]), None);
+        // Omitted and "default" are the same connection.
+        let mut explicit = group("c", "z", Some("team"), 30, None);
+        explicit.spec.connection = Some("default".into());
+        assert_eq!(
+            rival_owner(&explicit, [&old, &explicit]),
+            Some("a/x".into())
+        );
     }
 
     #[test]

@@ -46,11 +46,22 @@ async fn connect(h: &ConnectionHarness, short: &str, n: usize, key: &str) {
 }
 
 async fn apply(h: &ConnectionHarness, name: &str, short: &str, members: &[&str]) {
+    apply_named(h, name, name, short, members).await;
+}
+
+/// Group `name` managing the platform group `group_name` on connection `short`.
+async fn apply_named(
+    h: &ConnectionHarness,
+    name: &str,
+    group_name: &str,
+    short: &str,
+    members: &[&str],
+) {
     let body = json!({
         "apiVersion": "igz-operator.io/v1alpha1",
         "kind": "Group",
         "metadata": {"name": name},
-        "spec": {"connection": h.name(short), "members": members},
+        "spec": {"connection": h.name(short), "groupName": group_name, "members": members},
     });
     h.groups
         .patch(
@@ -280,10 +291,15 @@ async fn groups_on_two_connections_land_on_their_own_platform() {
     let groups = h.start_groups();
     apply(&h, "on-a", "a", &["alice"]).await;
     apply(&h, "on-b", "b", &["bob"]).await;
-    wait_all(&h, "both Ready", 2, ready).await;
+    // The same platform group name on the other connection is another group, not a rival.
+    apply_named(&h, "twin-on-b", "on-a", "b", &["carol"]).await;
+    wait_all(&h, "all three Ready", 3, ready).await;
     let (a, b) = (platform(&h, 0).await, platform(&h, 1).await);
+    let members = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<BTreeSet<_>>();
     assert_eq!(a.keys().collect::<Vec<_>>(), ["on-a"], "{a:?}");
-    assert_eq!(b.keys().collect::<Vec<_>>(), ["on-b"], "{b:?}");
+    assert_eq!(a["on-a"], members(&["alice"]), "{a:?}");
+    assert_eq!(b.keys().collect::<Vec<_>>(), ["on-a", "on-b"], "{b:?}");
+    assert_eq!(b["on-a"], members(&["carol"]), "{b:?}");
 
     // The grant stops listing connection b: its Group is refused at reconcile.
     let mut grant = grants::everything_in(&h.ns);
