@@ -111,13 +111,39 @@ pub fn keep_admission_policy() {
 
 /// Waits until admission admits a Group `spec` in `namespace` (a dry run: nothing is stored).
 /// Grants reach the admission policy a moment after they are written.
+///
+/// First it waits until the policy is in force (a Group on a connection no grant lists is
+/// refused): before the first policy is loaded everything is admitted, and the first policy may
+/// have been written before this namespace's grant was seen. A policy in force that admits
+/// `spec` was written from a cache holding the grant, and so is every later one.
 pub async fn wait_admitted(client: &Client, namespace: &str, spec: GroupSpec) {
     let groups: Api<Group> = Api::namespaced(client.clone(), namespace);
-    let probe = Group::new("admission-probe", spec);
     let dry_run = PostParams {
         dry_run: true,
         ..Default::default()
     };
+    let ungranted = Group::new(
+        "admission-probe",
+        GroupSpec {
+            connection: Some("admission-probe-no-grant-lists-this".into()),
+            ..minimal_spec()
+        },
+    );
+    wait::until(
+        &format!("the admission policy is in force in {namespace}"),
+        DEFAULT_DEADLINE,
+        || async {
+            match groups.create(&dry_run, &ungranted).await {
+                Err(kube::Error::Api(e)) if e.message.contains("ValidatingAdmissionPolicy") => {
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
+                Ok(_) => Err("a Group on an ungranted connection is admitted".to_owned()),
+            }
+        },
+    )
+    .await;
+    let probe = Group::new("admission-probe", spec);
     wait::until(
         &format!("admission admits Groups in {namespace}"),
         DEFAULT_DEADLINE,
