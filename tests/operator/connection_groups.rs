@@ -46,7 +46,12 @@ async fn connect(h: &ConnectionHarness, short: &str, n: usize, key: &str) {
 }
 
 async fn apply(h: &ConnectionHarness, name: &str, short: &str, members: &[&str]) {
-    apply_named(h, name, name, short, members).await;
+    apply_spec(
+        h,
+        name,
+        json!({"connection": h.name(short), "members": members}),
+    )
+    .await;
 }
 
 /// Group `name` managing the platform group `group_name` on connection `short`.
@@ -57,11 +62,16 @@ async fn apply_named(
     short: &str,
     members: &[&str],
 ) {
+    let spec = json!({"connection": h.name(short), "groupName": group_name, "members": members});
+    apply_spec(h, name, spec).await;
+}
+
+async fn apply_spec(h: &ConnectionHarness, name: &str, spec: serde_json::Value) {
     let body = json!({
         "apiVersion": "igz-operator.io/v1alpha1",
         "kind": "Group",
         "metadata": {"name": name},
-        "spec": {"connection": h.name(short), "groupName": group_name, "members": members},
+        "spec": spec,
     });
     h.groups
         .patch(

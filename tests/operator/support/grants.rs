@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use igz_operator::crd::{
     Group, GroupGrant, GroupGrantSpec, GroupSpec, ProjectRole, ProjectRoleGrant, TenantPolicy,
 };
+use igz_operator::tenancy::admission;
 use igz_testkit::wait::{self, DEFAULT_DEADLINE};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
@@ -112,9 +113,9 @@ pub fn keep_admission_policy() {
 /// Waits until admission admits a Group `spec` in `namespace` (a dry run: nothing is stored).
 /// Grants reach the admission policy a moment after they are written.
 ///
-/// First it waits until the policy is in force (a Group on a connection no grant lists is
-/// refused): before the first policy is loaded everything is admitted, and the first policy may
-/// have been written before this namespace's grant was seen. A policy in force that admits
+/// First it waits until the grants' policy is in force (it refuses a Group on a connection no
+/// grant lists): before the first policy is loaded everything is admitted, and the first policy
+/// may have been written before this namespace's grant was seen. A policy in force that admits
 /// `spec` was written from a cache holding the grant, and so is every later one.
 pub async fn wait_admitted(client: &Client, namespace: &str, spec: GroupSpec) {
     let groups: Api<Group> = Api::namespaced(client.clone(), namespace);
@@ -134,9 +135,7 @@ pub async fn wait_admitted(client: &Client, namespace: &str, spec: GroupSpec) {
         DEFAULT_DEADLINE,
         || async {
             match groups.create(&dry_run, &ungranted).await {
-                Err(kube::Error::Api(e)) if e.message.contains("ValidatingAdmissionPolicy") => {
-                    Ok(())
-                }
+                Err(kube::Error::Api(e)) if e.message.contains(admission::POLICY_NAME) => Ok(()),
                 Err(e) => Err(e.to_string()),
                 Ok(_) => Err("a Group on an ungranted connection is admitted".to_owned()),
             }
